@@ -1,0 +1,1 @@
+"""ranksync: machine-checked evidence for the multi-TP resume-transfer protocol."""
