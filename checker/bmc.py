@@ -1,0 +1,181 @@
+"""Bounded model checking in the style of Z3's bmc.py: unroll, assume, check.
+
+One `Unrolling` per (configuration, variant) builds the transition relation once (as terms:
+the encoding is functional, so a check only pays for the steps its predicate reaches). Each
+check runs a fresh bit-blasting solver: on this control-heavy model that is an order of
+magnitude faster than the incremental SMT core. A property is PROVED up to
+the depth when no step violates it, VIOLATED with the shortest violating step otherwise.
+Solver `unknown` (including timeouts) is reported as UNKNOWN, which the caller treats as a
+failure.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3
+from ranksync.spec.config import ModelConfig
+from ranksync.spec.embedding import Params
+from ranksync.spec.model import Choices, Run, choice_assumptions, make_choices, unroll
+from ranksync.spec.ops import Z3Ops, width_for
+from ranksync.spec.properties import Pred, Property
+from ranksync.spec.variants import Variant
+
+PROVED, VIOLATED, UNKNOWN = "PROVED", "VIOLATED", "UNKNOWN"
+REACHABLE, UNREACHABLE = "REACHABLE", "UNREACHABLE"
+
+
+@dataclass
+class Symbols:
+    length: Any
+    bs: Any
+    default_tokens: Any
+    receives: list[Any]
+    aux0: list[list[Any]]
+    aux1: list[list[Any]]
+    choices: list[Choices]
+
+
+@dataclass
+class Unrolling:
+    cfg: ModelConfig
+    variant: Variant
+    run: Run
+    sym: Symbols
+    timeout_ms: int
+    build_seconds: float
+    assumptions: list[Any] = field(default_factory=list)
+
+
+def model_width(cfg: ModelConfig) -> int:
+    """Bit-width with headroom for every quantity of this configuration."""
+    hi = max(cfg.length_range[1], cfg.default_alloc_range[1])
+    mb, bs = cfg.max_blocks, max(cfg.block_sizes)
+    return width_for(max(hi * (cfg.depth + 2), (hi + mb + 1) * bs + hi, mb * bs * 2,
+                         cfg.pool_blocks + 2 * mb, cfg.mrope_delta + 1))
+
+
+def _range(x: Any, lo: int, hi: int) -> Any:
+    return z3.And(x >= lo, x <= hi)
+
+
+def build(cfg: ModelConfig, v: Variant, timeout_ms: int = 60_000,
+          extra: list[Any] | None = None) -> Unrolling:
+    t0 = time.perf_counter()
+    w = model_width(cfg)
+    o = Z3Ops(cfg.block_sizes, w)
+    T, P = cfg.tp_size, cfg.pool_blocks
+    L = z3.BitVec("L", w)
+    bs = z3.BitVec("bs", w)
+    D = z3.BitVec("default_allocate_tokens", w)
+    if cfg.topology == "a":
+        receives: list[Any] = [True] * T
+    elif cfg.receivers is not None:
+        receives = [r in cfg.receivers for r in range(T)]
+    else:
+        receives = [z3.Bool(f"receives[{r}]") for r in range(T)]
+    aux0 = [[z3.BitVec(f"aux0[{r}][{b}]", w) for b in range(P)] for r in range(T)]
+    aux1 = [[z3.BitVec(f"aux1[{r}][{b}]", w) for b in range(P)] for r in range(T)]
+    choices = [make_choices(cfg, lambda n, k=k: z3.Bool(f"{n}@{k}")) for k in range(cfg.depth)]
+    p = Params(length=L, bs=bs, default_tokens=D, receives=receives, delta=cfg.mrope_delta)
+    run = unroll(o, cfg, v, p, aux0, aux1, choices)
+
+    lo, hi = cfg.length_range
+    dlo, dhi = cfg.default_alloc_range
+    asm: list[Any] = [_range(L, lo, hi), _range(D, dlo, dhi),
+                      z3.Or(*[bs == b for b in cfg.block_sizes])]
+    if cfg.topology == "b" and cfg.receivers is None:
+        asm.append(z3.Or(*receives))
+    for r in range(T):
+        for b in range(P):
+            if cfg.stale == "zeros":
+                asm += [aux0[r][b] == 0, aux1[r][b] == 0]
+            else:  # an earlier occupant's aux row: any length the pool could have held
+                asm += [_range(aux0[r][b], 0, hi), _range(aux1[r][b], 0, cfg.mrope_delta + 1)]
+    for ch in choices:
+        asm += choice_assumptions(o, cfg, ch)
+    asm += extra or []
+    sym = Symbols(L, bs, D, receives, aux0, aux1, choices)
+    return Unrolling(cfg, v, run, sym, timeout_ms, time.perf_counter() - t0, asm)
+
+
+@dataclass
+class Result:
+    verdict: str
+    step: int | None = None  # shortest violating / witnessing step
+    model: z3.ModelRef | None = None
+    seconds: float = 0.0
+    reason: str = ""
+
+
+def _terms(u: Unrolling, pred: Pred) -> list[Any]:
+    o = Z3Ops(u.cfg.block_sizes, model_width(u.cfg))
+    return [z3.simplify(z3.BoolVal(t) if isinstance(t, bool) else t)
+            for t in (pred(o, u.cfg, u.run, k) for k in range(u.cfg.depth))]
+
+
+def solve(u: Unrolling, goal: Any) -> tuple[Any, z3.ModelRef | None, str]:
+    """One check of assumptions /\\ goal on a fresh bit-blasting solver."""
+    s = z3.Then("simplify", "propagate-values", "solve-eqs", "bit-blast", "sat").solver()
+    s.set("timeout", u.timeout_ms)
+    s.add(*u.assumptions)
+    s.add(goal)
+    r = s.check()
+    if r == z3.sat:
+        return r, s.model(), ""
+    return r, None, s.reason_unknown() if r == z3.unknown else ""
+
+
+def first_step(u: Unrolling, m: z3.ModelRef, terms: list[Any]) -> int:
+    """The first step at which a model satisfies one of `terms`."""
+    for k, t in enumerate(terms):
+        if z3.is_true(m.eval(t, model_completion=True)):
+            return k
+    raise AssertionError("model satisfies none of the terms")
+
+
+def _first_sat(u: Unrolling, terms: list[Any], shortest: bool = False
+               ) -> tuple[str, int | None, Any, str]:
+    """Check Or(terms). With `shortest`, also find the smallest k such that Or(terms[:k+1])
+    is satisfiable (the shortest run), by bisection below the first model's step."""
+    r, m, why = solve(u, z3.Or(*terms))
+    if r == z3.unsat:
+        return "unsat", None, None, ""
+    if m is None:
+        return "unknown", None, None, why
+    k = first_step(u, m, terms)
+    lo = 0
+    while shortest and lo < k:  # invariant: Or(terms[:k+1]) sat, Or(terms[:lo]) unsat
+        mid = (lo + k) // 2
+        r2, m2, why = solve(u, z3.Or(*terms[: mid + 1]))
+        if m2 is not None:
+            m, k = m2, first_step(u, m2, terms)
+        elif r2 == z3.unsat:
+            lo = mid + 1
+        else:
+            return "unknown", None, None, why
+    return "sat", k, m, ""
+
+
+def check_property(u: Unrolling, prop: Property, shortest: bool = False) -> Result:
+    t0 = time.perf_counter()
+    res, k, m, why = _first_sat(u, _terms(u, prop.bad), shortest)
+    dt = time.perf_counter() - t0
+    if res == "unsat":
+        return Result(PROVED, seconds=dt)
+    if res == "sat":
+        return Result(VIOLATED, k, m, dt)
+    return Result(UNKNOWN, seconds=dt, reason=why)
+
+
+def check_reachable(u: Unrolling, pred: Pred) -> Result:
+    t0 = time.perf_counter()
+    res, k, m, why = _first_sat(u, _terms(u, pred))
+    dt = time.perf_counter() - t0
+    if res == "unsat":
+        return Result(UNREACHABLE, seconds=dt)
+    if res == "sat":
+        return Result(REACHABLE, k, m, dt)
+    return Result(UNKNOWN, seconds=dt, reason=why)

@@ -1,0 +1,221 @@
+"""The `ranksync` command line. Exit codes: 0 every verdict as declared, 1 a verdict differs
+or is UNKNOWN (or a divergence was found), 2 bad usage or input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from ranksync.spec.config import ModelConfig
+from ranksync.spec.properties import PROPERTIES
+from ranksync.spec.variants import VARIANTS
+from rich.console import Console
+
+from .config import ConfigError, ProveConfig, load
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
+
+
+def console() -> Console:
+    # no colour and no progress animation when the output is not a terminal
+    return Console(no_color=not sys.stdout.isatty(), highlight=False, soft_wrap=True)
+
+
+def fail_input(msg: str) -> None:
+    click.echo(f"ranksync: error: {msg}", err=True)
+    sys.exit(2)
+
+
+def load_config(path: str | None) -> ProveConfig:
+    p = Path(path) if path else default_config_path()
+    try:
+        return load(p)
+    except ConfigError as e:
+        fail_input(str(e))
+        raise  # unreachable
+
+
+def default_config_path() -> Path:
+    """configs/default.toml of the checkout, or [tool.ranksync] config = ... in pyproject."""
+    cwd = Path.cwd() / "pyproject.toml"
+    if cwd.is_file():
+        import tomllib
+        try:
+            tool = tomllib.loads(cwd.read_text()).get("tool", {}).get("ranksync", {})
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            tool = {}
+        if isinstance(tool.get("config"), str):
+            return (cwd.parent / tool["config"]).resolve()
+    return DEFAULT_CONFIG
+
+
+def csv_ints(_ctx: Any, _param: Any, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        return [int(x) for x in value.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Machine-checked evidence for the multi-TP resume-transfer protocol."""
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(), help="TOML config "
+              "(default: configs/default.toml, or [tool.ranksync] config in ./pyproject.toml)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable results")
+@click.option("--jobs", type=int, help="worker processes (default from the config)")
+@click.option("--tp-sizes", callback=csv_ints, help="override: e.g. 1,2,4")
+@click.option("--variants", help="override: comma-separated variant names")
+@click.option("--topologies", help="override: a,b")
+@click.option("--junit", type=click.Path(), help="also write JUnit XML here")
+def prove(config_path: str | None, as_json: bool, jobs: int | None, tp_sizes: list[int] | None,
+          variants: str | None, topologies: str | None, junit: str | None) -> None:
+    """Check every obligation of a configuration against its declared verdict."""
+    from .prove import run_all
+    from .report_text import junit_xml, prove_table
+
+    pc = load_config(config_path)
+    if tp_sizes:
+        pc.tp_sizes = tp_sizes
+    if variants:
+        bad = [v for v in variants.split(",") if v not in VARIANTS]
+        if bad:
+            fail_input(f"unknown variant(s) {bad}; known: {', '.join(VARIANTS)}")
+        pc.variants = variants.split(",")
+    if topologies:
+        if any(t not in ("a", "b") for t in topologies.split(",")):
+            fail_input("topologies must be a and/or b")
+        pc.topologies = topologies.split(",")
+    con = console()
+    import time
+
+    t0 = time.perf_counter()
+    if as_json:
+        rows = run_all(pc, jobs)
+    else:
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True,
+                      disable=not sys.stderr.isatty()) as prog:
+            n = len(pc.variants) * len(pc.topologies) * len(pc.tp_sizes)
+            task = prog.add_task("proving", total=n)
+            rows = run_all(pc, jobs, lambda g, r: prog.advance(task))
+    wall = time.perf_counter() - t0
+    failures = [r for r in rows if not r.ok]
+    if junit:
+        Path(junit).write_text(junit_xml(rows, "ranksync.prove"))
+    if as_json:
+        click.echo(json.dumps({"config": pc.path, "wall_seconds": wall,
+                               "ok": not failures, "rows": [r.to_json() for r in rows]},
+                              indent=1))
+    else:
+        prove_table(con, rows, wall)
+    sys.exit(1 if failures else 0)
+
+
+@main.command()
+@click.argument("variant")
+@click.argument("prop", metavar="PROPERTY")
+@click.option("--topology", type=click.Choice(["a", "b"]), default="b", show_default=True)
+@click.option("--ranks", type=int, help="T (default: the smallest T up to 4 that violates)")
+@click.option("--receivers", callback=csv_ints, help="topology b: ranks that receive data")
+@click.option("--embedding-ranks", type=int, help="topology a: E")
+@click.option("--depth", type=int)
+@click.option("--config", "config_path", type=click.Path())
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--verbose", "-v", is_flag=True, help="show every event, not only log lines")
+def explain(variant: str, prop: str, topology: str, ranks: int | None,
+            receivers: list[int] | None, embedding_ranks: int | None, depth: int | None,
+            config_path: str | None, as_json: bool, verbose: bool) -> None:
+    """The counterexample of PROPERTY for VARIANT as a per-rank timeline of the engine's log
+    lines, or what was proved and to which bound."""
+    from . import bmc
+    from .explain import explain as run_explain
+
+    if variant not in VARIANTS:
+        fail_input(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    if prop not in PROPERTIES:
+        fail_input(f"unknown property {prop!r}; known: {', '.join(PROPERTIES)}")
+    pc = load_config(config_path)
+    over: dict[str, Any] = {}
+    if depth:
+        over["depth"] = depth
+    if receivers is not None:
+        if topology != "b":
+            fail_input("--receivers applies to topology b")
+        over["receivers"] = tuple(sorted(set(receivers)))
+    if embedding_ranks:
+        over["embedding_tp_size"] = embedding_ranks
+
+    def cfg_for(t: int) -> ModelConfig:
+        try:
+            return pc.model_config(t, topology, **over)
+        except ValueError as e:
+            fail_input(str(e))
+            raise
+
+    sizes = [ranks] if ranks else [t for t in (1, 2, 3, 4)]
+    ex = None
+    for t in sizes:
+        ex = run_explain(cfg_for(t), variant, prop, int(pc.timeout_seconds * 1000), verbose)
+        if ex.verdict == bmc.VIOLATED:
+            break
+    assert ex is not None
+    if as_json:
+        click.echo(json.dumps(ex.to_json(), indent=1))
+    else:
+        click.echo(ex.text)
+    sys.exit(0 if ex.verdict in (bmc.VIOLATED, bmc.PROVED) else 1)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path())
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--tp-sizes", callback=csv_ints)
+def witnesses(config_path: str | None, as_json: bool, tp_sizes: list[int] | None) -> None:
+    """Reachability of every property's premise and every branch of §8.3/§8.4."""
+    from .prove import run_all
+    from .report_text import witness_table
+
+    pc = load_config(config_path)
+    if tp_sizes:
+        pc.tp_sizes = tp_sizes
+    rows = [r for r in run_all(pc) if r.kind == "witness"]
+    bad = [r for r in rows if not r.ok]
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in rows], indent=1))
+    else:
+        witness_table(console(), rows)
+    sys.exit(1 if bad else 0)
+
+
+def _register_optional() -> None:
+    """Subcommands living in their own modules."""
+    from importlib import import_module
+
+    for mod, name in [("ranksync.checker.enginediff.cli", "engine_diff"),
+                      ("ranksync.checker.conformance", "replay"),
+                      ("ranksync.checker.conformance", "traces"),
+                      ("ranksync.checker.mutants", "mutants"),
+                      ("ranksync.checker.logcheck.cli", "logcheck"),
+                      ("ranksync.checker.report", "report")]:
+        try:
+            cmd = getattr(import_module(mod), name)
+        except ModuleNotFoundError as e:
+            if e.name and e.name.startswith("ranksync"):
+                continue
+            raise
+        main.add_command(cmd)
+
+
+_register_optional()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The checked-in prover configuration (TOML): model bounds, obligations, expected verdicts.
+
+Validated against a JSON Schema; every problem is a `ConfigError` with a message that says
+what to fix (the CLI exits 2 on it).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from ranksync.spec.config import ModelConfig
+from ranksync.spec.properties import PROPERTIES, branch_witnesses
+from ranksync.spec.variants import VARIANTS
+
+VERDICT = {"enum": ["PROVED", "VIOLATED"]}
+REACH = {"enum": ["REACHABLE", "UNREACHABLE"]}
+
+
+def _per_t(inner: dict[str, Any]) -> dict[str, Any]:
+    """A verdict, or {default = verdict, T1 = verdict, ...} for per-TP-size exceptions."""
+    return {"oneOf": [inner, {"type": "object", "required": ["default"],
+                              "properties": {"default": inner},
+                              "patternProperties": {"^T[0-9]+$": inner},
+                              "additionalProperties": False}]}
+
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["prove"],
+    "properties": {
+        "model": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "depth": {"type": "integer", "minimum": 1, "maximum": 40},
+                "pool_blocks": {"type": "integer", "minimum": 1, "maximum": 16},
+                "block_sizes": {"type": "array", "minItems": 1,
+                                "items": {"type": "integer", "minimum": 1}},
+                "length_range": {"type": "array", "minItems": 2, "maxItems": 2,
+                                 "items": {"type": "integer", "minimum": 1}},
+                "default_alloc_range": {"type": "array", "minItems": 2, "maxItems": 2,
+                                        "items": {"type": "integer", "minimum": 1}},
+                "stale": {"enum": ["zeros", "any"]},
+                "faults": {"type": "boolean"},
+                "alloc_fail": {"enum": ["none", "uniform", "per_rank"]},
+                "progress_bound": {"type": "integer", "minimum": 1},
+                "embedding_tp_size": {"type": "integer", "minimum": 1},
+            },
+        },
+        "prove": {
+            "type": "object", "additionalProperties": False,
+            "required": ["tp_sizes", "variants", "topologies"],
+            "properties": {
+                "tp_sizes": {"type": "array", "minItems": 1,
+                             "items": {"type": "integer", "minimum": 1, "maximum": 128}},
+                "variants": {"type": "array", "minItems": 1,
+                             "items": {"enum": sorted(VARIANTS)}},
+                "topologies": {"type": "array", "minItems": 1, "items": {"enum": ["a", "b"]}},
+                "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
+                "simulations": {"type": "integer", "minimum": 0},
+                "seed": {"type": "integer"},
+                "jobs": {"type": "integer", "minimum": 1},
+            },
+        },
+        "expect": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": {
+                "type": "object", "additionalProperties": False,
+                "properties": {name: _per_t(VERDICT) for name in PROPERTIES}}}},
+        "witnesses": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": {
+                "type": "object", "additionalProperties": _per_t(REACH)}}},
+    },
+}
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass
+class ProveConfig:
+    path: str
+    model: dict[str, Any]
+    tp_sizes: list[int]
+    variants: list[str]
+    topologies: list[str]
+    timeout_seconds: float = 120.0
+    simulations: int = 300
+    seed: int = 0
+    jobs: int = 2
+    expect: dict[str, Any] = field(default_factory=dict)
+    witnesses: dict[str, Any] = field(default_factory=dict)
+
+    def model_config(self, tp_size: int, topology: str, **over: Any) -> ModelConfig:
+        m = dict(self.model)
+        e = m.pop("embedding_tp_size", 1)
+        for k in ("block_sizes", "length_range", "default_alloc_range"):
+            if k in m:
+                m[k] = tuple(m[k])
+        m.update(over)
+        if topology == "a":
+            m.setdefault("embedding_tp_size", min(e, tp_size))
+        return ModelConfig(tp_size=tp_size, topology=topology, **m)  # type: ignore[arg-type]
+
+    def expected(self, variant: str, topology: str, prop: str, tp_size: int) -> str | None:
+        return _pick(self.expect.get(variant, {}).get(topology, {}).get(prop), tp_size)
+
+    def expected_witness(self, variant: str, topology: str, name: str, tp_size: int) -> str:
+        got = _pick(self.witnesses.get(variant, {}).get(topology, {}).get(name), tp_size)
+        return got or "REACHABLE"
+
+
+def _pick(v: Any, tp_size: int) -> str | None:
+    if v is None or isinstance(v, str):
+        return v
+    return str(v.get(f"T{tp_size}", v["default"]))
+
+
+def load(path: str | Path) -> ProveConfig:
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read: {e}") from None
+    if "tool" in raw:  # a pyproject.toml: use its [tool.ranksync] table
+        raw = raw.get("tool", {}).get("ranksync")
+        if raw is None:
+            raise ConfigError(f"{p}: has no [tool.ranksync] table")
+    try:
+        jsonschema.validate(raw, SCHEMA)
+    except jsonschema.ValidationError as e:
+        where = "/".join(str(x) for x in e.absolute_path) or "(top level)"
+        raise ConfigError(f"{p}: invalid config at {where}: {e.message}") from None
+    known = set(branch_witnesses()) | {f"premise: {n}" for n in PROPERTIES}
+    for v, tops in raw.get("witnesses", {}).items():
+        for t, names in tops.items():
+            for n in names:
+                if n not in known:
+                    raise ConfigError(f"{p}: unknown witness {n!r} under witnesses.{v}.{t}; "
+                                      f"known: {sorted(known)}")
+    pr = raw["prove"]
+    cfg = ProveConfig(
+        path=str(p), model=raw.get("model", {}), tp_sizes=pr["tp_sizes"],
+        variants=pr["variants"], topologies=pr["topologies"],
+        timeout_seconds=float(pr.get("timeout_seconds", 120)),
+        simulations=int(pr.get("simulations", 300)), seed=int(pr.get("seed", 0)),
+        jobs=int(pr.get("jobs", 2)), expect=raw.get("expect", {}),
+        witnesses=raw.get("witnesses", {}))
+    try:
+        for t in cfg.tp_sizes:
+            for topo in cfg.topologies:
+                cfg.model_config(t, topo)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{p}: invalid model bounds: {e}") from None
+    return cfg

@@ -1,0 +1,136 @@
+"""`ranksync prove`: every obligation of a configuration, checked against declared verdicts.
+
+An obligation is (variant, topology, T, property); each also carries the reachability of its
+premise, and every branch of protocol.md §8.3/§8.4 is a witness obligation of its own.
+Per (variant, topology, T): seeded simulation first (finds violations and witnesses fast),
+then BMC for whatever simulation did not settle: PROVED needs the solver, and so does
+UNREACHABLE. Groups run in parallel worker processes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ranksync.spec.config import ModelConfig
+from ranksync.spec.properties import PROPERTIES, branch_witnesses
+from ranksync.spec.variants import get_variant
+
+from . import bmc
+from .config import ProveConfig
+from .simulate import simulate
+
+
+@dataclass
+class Row:
+    variant: str
+    topology: str
+    tp_size: int
+    kind: str  # "property" | "witness"
+    name: str
+    verdict: str
+    expected: str | None
+    method: str  # "simulation" | "bmc"
+    seconds: float
+    step: int | None = None
+    reason: str = ""
+    bound: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == self.expected and self.verdict != bmc.UNKNOWN
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ok"] = self.ok
+        return d
+
+
+def bound_of(cfg: ModelConfig) -> dict[str, Any]:
+    return {"tp_size": cfg.tp_size, "depth": cfg.depth, "length": list(cfg.length_range),
+            "block_sizes": list(cfg.block_sizes),
+            "default_allocate_tokens": list(cfg.default_alloc_range),
+            "pool_blocks": cfg.pool_blocks, "embedding_tp_size": cfg.n_senders,
+            "stale": cfg.stale, "faults": cfg.faults, "alloc_fail": cfg.alloc_fail,
+            "progress_bound": cfg.progress_bound}
+
+
+def witness_names() -> list[str]:
+    return [f"premise: {n}" for n in PROPERTIES] + list(branch_witnesses())
+
+
+def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> list[Row]:
+    """All obligations of one (variant, topology, T)."""
+    cfg = pc.model_config(tp_size, topology)
+    bound = bound_of(cfg)
+    t0 = time.perf_counter()
+    sim = simulate(cfg, variant, pc.simulations, pc.seed)
+    sim_dt = (time.perf_counter() - t0) / max(1, len(PROPERTIES))
+    u: bmc.Unrolling | None = None
+
+    def unrolling() -> bmc.Unrolling:
+        nonlocal u
+        if u is None:
+            u = bmc.build(cfg, get_variant(variant), int(pc.timeout_seconds * 1000))
+        return u
+
+    rows: list[Row] = []
+    for name, prop in PROPERTIES.items():
+        exp = pc.expected(variant, topology, name, tp_size)
+        if name in sim.violations:
+            h = sim.violations[name]
+            rows.append(Row(variant, topology, tp_size, "property", name, bmc.VIOLATED, exp,
+                            "simulation", sim_dt, h.step, bound=bound))
+            continue
+        r = bmc.check_property(unrolling(), prop)
+        rows.append(Row(variant, topology, tp_size, "property", name, r.verdict, exp, "bmc",
+                        r.seconds, r.step, r.reason, bound))
+    preds = {f"premise: {n}": p.premise for n, p in PROPERTIES.items()}
+    preds.update(branch_witnesses())
+    hits = {f"premise: {n}": h for n, h in sim.premises.items()} | sim.branches
+    for name, pred in preds.items():
+        exp = pc.expected_witness(variant, topology, name, tp_size)
+        if name in hits:
+            rows.append(Row(variant, topology, tp_size, "witness", name, bmc.REACHABLE, exp,
+                            "simulation", 0.0, hits[name].step, bound=bound))
+            continue
+        r = bmc.check_reachable(unrolling(), pred)
+        rows.append(Row(variant, topology, tp_size, "witness", name, r.verdict, exp, "bmc",
+                        r.seconds, r.step, r.reason, bound))
+    return rows
+
+
+def groups(pc: ProveConfig) -> list[tuple[str, str, int]]:
+    gs = [(v, t, n) for v in pc.variants for t in pc.topologies for n in pc.tp_sizes]
+    return sorted(gs, key=lambda g: -g[2])  # largest first: better packing on few workers
+
+
+def run_all(pc: ProveConfig, jobs: int | None = None,
+            on_group: Callable[[tuple[str, str, int], list[Row]], None] | None = None
+            ) -> list[Row]:
+    jobs = jobs or pc.jobs
+    out: list[Row] = []
+    gs = groups(pc)
+    if jobs <= 1:
+        for g in gs:
+            rows = check_group(pc, *g)
+            out += rows
+            if on_group:
+                on_group(g, rows)
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as ex:
+            futs = {ex.submit(check_group, pc, *g): g for g in gs}
+            for f in as_completed(futs):
+                rows = f.result()
+                out += rows
+                if on_group:
+                    on_group(futs[f], rows)
+    order = {g: i for i, g in enumerate(sorted(gs, key=lambda g: (g[0], g[1], g[2])))}
+    return sorted(out, key=lambda r: (order[(r.variant, r.topology, r.tp_size)], r.kind != "property"))
+
+
+def iter_failures(rows: list[Row]) -> Iterator[Row]:
+    return (r for r in rows if not r.ok)

@@ -1,0 +1,74 @@
+"""Terminal tables and JUnit XML for prove/witness results."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+from rich.console import Console
+from rich.table import Table
+
+from .prove import Row
+
+
+def _mark(r: Row) -> str:
+    if r.ok:
+        return "ok"
+    if r.expected is None:
+        return "UNDECLARED"
+    return f"EXPECTED {r.expected}"
+
+
+def prove_table(con: Console, rows: list[Row], wall: float) -> None:
+    props = [r for r in rows if r.kind == "property"]
+    t = Table(title="ranksync prove: properties", show_lines=False)
+    for col in ("variant", "topo", "T", "property", "verdict", "how", "at step", "s", ""):
+        t.add_column(col)
+    for r in props:
+        style = None if r.ok else "bold red"
+        t.add_row(r.variant, r.topology, str(r.tp_size), r.name, r.verdict, r.method,
+                  "" if r.step is None else str(r.step), f"{r.seconds:.2f}", _mark(r),
+                  style=style)
+    con.print(t)
+    wit = [r for r in rows if r.kind == "witness"]
+    bad_w = [r for r in wit if not r.ok]
+    unreach = sorted({(r.variant, r.topology, r.name) for r in wit if r.verdict == "UNREACHABLE"})
+    con.print(f"witnesses: {len(wit) - len(bad_w)}/{len(wit)} as declared "
+              f"({sum(r.verdict == 'REACHABLE' for r in wit)} reachable)")
+    for v, topo, n in unreach:
+        con.print(f"  unreachable (declared): {v} / {topo}: {n}")
+    for r in bad_w:
+        con.print(f"  [bold red]witness {r.variant}/{r.topology}/T={r.tp_size} {r.name}: "
+                  f"{r.verdict}, expected {r.expected}[/]")
+    fails = [r for r in rows if not r.ok]
+    bound = rows[0].bound if rows else {}
+    con.print(f"bound: depth {bound.get('depth')}, L {bound.get('length')}, block sizes "
+              f"{bound.get('block_sizes')}, default alloc {bound.get('default_allocate_tokens')},"
+              f" pool {bound.get('pool_blocks')}; wall {wall:.1f}s")
+    if fails:
+        con.print(f"[bold red]{len(fails)} obligation(s) not as declared[/] -- see "
+                  "`ranksync explain VARIANT PROPERTY --topology T --ranks N`")
+    else:
+        con.print(f"all {len(rows)} obligations as declared")
+
+
+def witness_table(con: Console, rows: list[Row]) -> None:
+    t = Table(title="ranksync witnesses")
+    for col in ("variant", "topo", "T", "witness", "verdict", "how", "at step", ""):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r.variant, r.topology, str(r.tp_size), r.name, r.verdict, r.method,
+                  "" if r.step is None else str(r.step), _mark(r),
+                  style=None if r.ok else "bold red")
+    con.print(t)
+
+
+def junit_xml(rows: list[Row], suite: str) -> str:
+    ts = ET.Element("testsuite", name=suite, tests=str(len(rows)),
+                    failures=str(sum(not r.ok for r in rows)))
+    for r in rows:
+        tc = ET.SubElement(ts, "testcase", classname=f"{suite}.{r.variant}.{r.topology}",
+                           name=f"T{r.tp_size}.{r.kind}.{r.name}", time=f"{r.seconds:.3f}")
+        if not r.ok:
+            f = ET.SubElement(tc, "failure", message=f"{r.verdict}, expected {r.expected}")
+            f.text = r.reason
+    return ET.tostring(ts, encoding="unicode")

@@ -1,0 +1,246 @@
+"""Parsing and validation of traces (docs/trace-format.md). Errors raise :class:`TraceError`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .variants import VARIANTS
+
+
+class TraceError(ValueError):
+    """A malformed trace, scenario or schedule (the CLI maps this to exit status 2)."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    topology: str
+    tp_size: int
+    embedding_tp_size: int
+    receivers: tuple[int, ...]
+    block_size: int
+    default_allocate_tokens: int
+    pool_blocks: int
+    hidden: int
+    embedding_length: int
+    mrope_delta: int
+    rid: str
+    room: int
+    initial_aux: tuple[tuple[tuple[int, int], ...], ...]  # [rank][block] -> (aux0, aux1)
+
+    def embedding_rank_of(self, lang_rank: int) -> int:
+        """trace-format: language rank r is a session of embedding rank r mod E."""
+        return lang_rank % self.embedding_tp_size
+
+    @property
+    def required_dst_info_num(self) -> int:
+        """protocol.md §4: T div E when T > E, else 1 (topology b: E = T)."""
+        t, e = self.tp_size, self.embedding_tp_size
+        return t // e if t > e else 1
+
+    def sessions_of(self, emb_rank: int) -> list[int]:
+        return [r for r in range(self.tp_size) if self.embedding_rank_of(r) == emb_rank]
+
+
+@dataclass(frozen=True)
+class Step:
+    messages: tuple[int, ...] = ()
+    encode: bool = False
+    chunks: tuple[int, ...] = ()
+    chunk_fail: tuple[int, ...] = ()
+    emb_finish: bool = False
+    deliver: tuple[int, ...] = ()
+    abort: bool = False
+    alloc_fail: tuple[int, ...] = ()
+    lang: bool = True
+
+
+@dataclass(frozen=True)
+class Trace:
+    name: str
+    variant: str
+    scenario: Scenario
+    schedule: tuple[Step, ...]
+    expected: list[Any] | None
+
+
+_STEP_FIELDS = {"messages", "encode", "chunks", "chunk_fail", "emb_finish", "deliver", "abort", "alloc_fail", "lang"}
+# Annotations a writer may add to a step; they do not change the semantics.
+_STEP_ANNOTATIONS = {"step", "note", "comment"}
+
+
+def _int(d: Mapping[str, Any], key: str, lo: int | None = None) -> int:
+    if key not in d:
+        raise TraceError(f"scenario: missing field {key!r}")
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TraceError(f"scenario.{key}: expected an integer, got {v!r}")
+    if lo is not None and v < lo:
+        raise TraceError(f"scenario.{key}: must be >= {lo}, got {v}")
+    return v
+
+
+def _rank_list(v: Any, where: str, bound: int) -> tuple[int, ...]:
+    if not isinstance(v, list):
+        raise TraceError(f"{where}: expected a list of ranks, got {v!r}")
+    out: list[int] = []
+    for x in v:
+        if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x < bound:
+            raise TraceError(f"{where}: rank {x!r} outside [0, {bound})")
+        if x in out:
+            raise TraceError(f"{where}: duplicate rank {x}")
+        out.append(x)
+    return tuple(sorted(out))
+
+
+def _aux_pair(v: Any, where: str) -> tuple[int, int]:
+    if (
+        not isinstance(v, list | tuple)
+        or len(v) != 2
+        or any(isinstance(x, bool) or not isinstance(x, int) for x in v)
+    ):
+        raise TraceError(f"{where}: expected [aux0, aux1] integers, got {v!r}")
+    return (int(v[0]), int(v[1]))
+
+
+def _indexed(v: Any, where: str, bound: int) -> dict[int, Any]:
+    """Accept a list (index = position) or a mapping with int / numeric-string keys."""
+    if isinstance(v, list):
+        if len(v) > bound:
+            raise TraceError(f"{where}: {len(v)} entries, at most {bound} allowed")
+        return dict(enumerate(v))
+    if isinstance(v, Mapping):
+        out: dict[int, Any] = {}
+        for k, x in v.items():
+            try:
+                i = int(k)
+            except (TypeError, ValueError):
+                raise TraceError(f"{where}: bad index {k!r}") from None
+            if not 0 <= i < bound:
+                raise TraceError(f"{where}: index {i} outside [0, {bound})")
+            out[i] = x
+        return out
+    raise TraceError(f"{where}: expected a list or an object, got {type(v).__name__}")
+
+
+def parse_scenario(d: Any) -> Scenario:
+    if not isinstance(d, Mapping):
+        raise TraceError("scenario: expected an object")
+    topology = d.get("topology")
+    if topology not in ("a", "b"):
+        raise TraceError(f"scenario.topology: expected 'a' or 'b', got {topology!r}")
+    t = _int(d, "tp_size", 1)
+    if topology == "b":
+        e = d.get("embedding_tp_size", t)
+        if e != t:
+            raise TraceError(f"scenario.embedding_tp_size: topology b needs E = T = {t}, got {e!r}")
+    else:
+        e = _int(d, "embedding_tp_size", 1)
+        if e > t:
+            raise TraceError(f"scenario.embedding_tp_size: only E <= T is supported, got E={e} > T={t}")
+        if t % e:
+            raise TraceError(f"scenario.embedding_tp_size: E={e} must divide T={t}")
+    if topology == "b":
+        if "receivers" not in d:
+            raise TraceError("scenario.receivers: required for topology b")
+        receivers = _rank_list(d["receivers"], "scenario.receivers", t)
+    else:
+        receivers = tuple(range(t))
+        if "receivers" in d and _rank_list(d["receivers"], "scenario.receivers", t) != receivers:
+            raise TraceError("scenario.receivers: topology a means every rank receives data")
+    bs = _int(d, "block_size", 1)
+    default_alloc = _int(d, "default_allocate_tokens", 1)
+    pool = _int(d, "pool_blocks", 1)
+    hidden = _int(d, "hidden", 1)
+    length = _int(d, "embedding_length", 1)
+    delta = _int(d, "mrope_delta")
+    rid = d.get("rid")
+    if not isinstance(rid, str):
+        raise TraceError(f"scenario.rid: expected a string, got {rid!r}")
+    room = _int(d, "room")
+    aux_rows: list[tuple[tuple[int, int], ...]] = []
+    raw_aux = _indexed(d.get("initial_aux", []), "scenario.initial_aux", t)
+    for r in range(t):
+        per_block = _indexed(raw_aux.get(r, []), f"scenario.initial_aux[{r}]", pool)
+        aux_rows.append(
+            tuple(
+                _aux_pair(per_block[b], f"scenario.initial_aux[{r}][{b}]") if b in per_block else (0, 0)
+                for b in range(pool)
+            )
+        )
+    return Scenario(
+        topology=topology,
+        tp_size=t,
+        embedding_tp_size=e,
+        receivers=receivers,
+        block_size=bs,
+        default_allocate_tokens=default_alloc,
+        pool_blocks=pool,
+        hidden=hidden,
+        embedding_length=length,
+        mrope_delta=delta,
+        rid=rid,
+        room=room,
+        initial_aux=tuple(aux_rows),
+    )
+
+
+def _bool(s: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    v = s.get(key, default)
+    if not isinstance(v, bool):
+        raise TraceError(f"{where}.{key}: expected a boolean, got {v!r}")
+    return v
+
+
+def parse_schedule(schedule: Any, scenario: Scenario) -> tuple[Step, ...]:
+    if not isinstance(schedule, list):
+        raise TraceError("schedule: expected a list of steps")
+    steps: list[Step] = []
+    t, e = scenario.tp_size, scenario.embedding_tp_size
+    for i, s in enumerate(schedule):
+        where = f"schedule[{i}]"
+        if not isinstance(s, Mapping):
+            raise TraceError(f"{where}: expected an object")
+        unknown = set(s) - _STEP_FIELDS - _STEP_ANNOTATIONS
+        if unknown:
+            raise TraceError(f"{where}: unknown field(s) {sorted(unknown)}")
+        chunks = _rank_list(s.get("chunks", []), f"{where}.chunks", e)
+        chunk_fail = _rank_list(s.get("chunk_fail", []), f"{where}.chunk_fail", e)
+        if not set(chunk_fail) <= set(chunks):
+            raise TraceError(f"{where}.chunk_fail: must be a subset of chunks")
+        steps.append(
+            Step(
+                messages=_rank_list(s.get("messages", []), f"{where}.messages", t),
+                encode=_bool(s, "encode", False, where),
+                chunks=chunks,
+                chunk_fail=chunk_fail,
+                emb_finish=_bool(s, "emb_finish", False, where),
+                deliver=_rank_list(s.get("deliver", []), f"{where}.deliver", t),
+                abort=_bool(s, "abort", False, where),
+                alloc_fail=_rank_list(s.get("alloc_fail", []), f"{where}.alloc_fail", t),
+                lang=_bool(s, "lang", True, where),
+            )
+        )
+    return tuple(steps)
+
+
+def parse_trace(d: Any) -> Trace:
+    if not isinstance(d, Mapping):
+        raise TraceError("trace: expected a JSON object")
+    if d.get("format") != "ranksync-trace":
+        raise TraceError(f"trace.format: expected 'ranksync-trace', got {d.get('format')!r}")
+    if d.get("version") != 1:
+        raise TraceError(f"trace.version: only version 1 is supported, got {d.get('version')!r}")
+    variant = d.get("variant")
+    if variant not in VARIANTS:
+        raise TraceError(f"trace.variant: unknown variant {variant!r}; known: {sorted(VARIANTS)}")
+    scenario = parse_scenario(d.get("scenario"))
+    schedule = parse_schedule(d.get("schedule"), scenario)
+    expected = d.get("expected")
+    if expected is not None and (not isinstance(expected, list) or len(expected) != len(schedule)):
+        raise TraceError("trace.expected: must be a list as long as the schedule")
+    name = d.get("name", "")
+    if not isinstance(name, str):
+        raise TraceError("trace.name: expected a string")
+    return Trace(name=name, variant=variant, scenario=scenario, schedule=schedule, expected=expected)

@@ -1,0 +1,67 @@
+"""One run of a scenario: the environment phase of each step (docs/trace-format.md
+"Schedule") and the per-rank language iterations, shared by both backends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .collectives import CollectiveGroup
+from .embedding import EmbeddingSide
+from .events import Event
+from .language import LanguageRank
+from .source import SourceData
+from .trace import Scenario, Step
+from .transport import Transport
+from .variants import Variant
+
+
+class Simulation:
+    """The whole embedding side (every process simulates it identically) plus the language
+    ranks in ``local_ranks`` (in-process backend: all; gloo backend: one per process)."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        variant: Variant,
+        groups: dict[int, CollectiveGroup],
+    ) -> None:
+        self.scenario = scenario
+        self.source = SourceData(scenario.embedding_length, scenario.hidden, scenario.mrope_delta)
+        self.transport = Transport(scenario.tp_size, scenario.receivers)
+        self.embedding = EmbeddingSide(scenario, self.transport, self.source)
+        self.lang: dict[int, LanguageRank] = {
+            r: LanguageRank(r, scenario, variant, self.transport, self.source, g) for r, g in sorted(groups.items())
+        }
+
+    def env_phase(self, step: Step) -> None:
+        """Environment events, in the contract's order."""
+        self.transport.begin_step()
+        for rank in self.lang.values():
+            rank.recorder.begin_step()
+        for r in step.messages:
+            self.embedding.process_messages(r)
+        if step.encode:
+            self.embedding.encode()
+        for e in step.chunks:
+            self.embedding.process_chunk(e, fail=e in step.chunk_fail)
+        if step.emb_finish:
+            self.embedding.emb_finish()
+        for r in step.deliver:
+            statuses = self.transport.take_statuses(r)  # accounted on every process
+            if r in self.lang:
+                for room, status in statuses:
+                    self.lang[r].deliver(room, status)
+        if step.abort:
+            for lr in self.lang.values():
+                lr.abort()
+        for r, lr in self.lang.items():
+            lr.allocator.fail_allocs = r in step.alloc_fail
+
+    def events(self, rank: int) -> list[Event]:
+        return list(self.lang[rank].recorder.events)
+
+    def writes(self, rank: int) -> list[dict[str, Any]]:
+        return list(self.transport.step_writes[rank])
+
+    def delivered(self, rank: int) -> list[int]:
+        return list(self.transport.step_delivered[rank])

@@ -1,0 +1,180 @@
+"""Embedding-side actions and the channels (protocol.md §3.1, §7), over `Ops`.
+
+Each function is one named action of `Next`; its name is the engine's function. They mutate
+the (already copied) state in place and record observable effects in `Effects`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import buffers
+from .config import (
+    ABSENT,
+    FAILED,
+    SUCCESS,
+    TRANSFERRING,
+    WAITING_FOR_INPUT,
+    ModelConfig,
+)
+from .ops import Ops, Term
+from .state import GARBAGE, INIT_MSG, RESUME_MSG, State
+
+
+@dataclass
+class Params:
+    """The request and configuration values that stay symbolic."""
+
+    length: Term  # L: embedding rows of the request
+    bs: Term  # SGLANG_EMBEDDING_CACHE_BLOCK_SIZE
+    default_tokens: Term  # SGLANG_EMBEDDING_DEFAULT_ALLOCATE_BUFFER_SIZE
+    receives: list[Term]  # per language rank: its sender writes data (always true in topology a)
+    delta: Term
+
+
+@dataclass
+class Effects:
+    """What the environment did to each language rank in one step (for traces and properties)."""
+
+    writes: list[list[dict[str, Any]]]
+    delivered: list[list[dict[str, Any]]]
+    bad_write: Term = False  # a write into a block the request does not own on that rank
+    bad_source: Term = False  # a chunk copied from source blocks already freed
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+def update_status(o: Ops, old: Term, s: Term) -> Term:
+    """§3.1: absent -> s; Failed wins; otherwise the maximum."""
+    return o.If(old == ABSENT, s, o.If(s == FAILED, FAILED, o.Max(old, s)))
+
+
+def embedding_thread(o: Ops, cfg: ModelConfig, st: State, r: int, when: Term) -> None:
+    """§7.4: the embedding thread drains every unprocessed message of language rank r."""
+    ss, e = st.sess[r], cfg.sender_of(r)
+    snd = st.send[e]
+    required = len(cfg.sessions_of(e))
+    for j, m in enumerate(ss.inbox):
+        act = o.And(when, m["valid"], j >= ss.inbox_next)
+        is_init = o.And(act, m["kind"] == INIT_MSG)
+        # init: create transfer_infos[room][session]; WaitingForInput once all sessions are in
+        ss.record = o.Or(ss.record, is_init)
+        snd.infos = o.Or(snd.infos, is_init)
+        ss.rec_sent_tokens = o.If(is_init, 0, ss.rec_sent_tokens)
+        snd.inits = o.If(is_init, snd.inits + 1, snd.inits)
+        snd.status = o.If(o.And(is_init, snd.inits == required),
+                          update_status(o, snd.status, WAITING_FOR_INPUT), snd.status)
+        # resume with a record: overwrite sent/allocated/dst, queue one chunk
+        res = o.And(act, m["kind"] == RESUME_MSG, ss.record, snd.infos)
+        upd = o.Or(is_init, res)
+        ss.rec_sent_tokens = o.If(res, m["sent"], ss.rec_sent_tokens)
+        ss.rec_allocated_tokens = o.If(upd, m["allocated"], ss.rec_allocated_tokens)
+        ss.rec_dst = [o.If(upd, m["blocks"][i], ss.rec_dst[i]) for i in range(len(ss.rec_dst))]
+        ss.rec_n_dst = o.If(upd, m["n"], ss.rec_n_dst)
+        trig = o.And(res, ss.src_known)  # "Resume transfer triggered"
+        snd.chunks = o.If(trig, snd.chunks + 1, snd.chunks)
+        ss.awaiting_chunk = o.Or(ss.awaiting_chunk, trig)
+    ss.inbox_next = o.If(when, len(ss.inbox), ss.inbox_next)
+
+
+def scheduler_send_first_chunk(o: Ops, cfg: ModelConfig, st: State, when: Term) -> Term:
+    """§7.1 step 3: after the forward, every embedding rank calls add_transfer_request.
+    Enabled once every embedding rank is bootstrapped (its MIN is past Bootstrapping)."""
+    ready = o.And(*[s.status == WAITING_FOR_INPUT for s in st.send])
+    fire = o.And(when, o.Not(st.encoded), ready)
+    for s in st.send:
+        # returns early if no transfer_infos, or already Transferring/Success/Failed
+        q = o.And(fire, s.infos, s.status == WAITING_FOR_INPUT)
+        s.chunks = o.If(q, s.chunks + 1, s.chunks)
+    st.encoded = o.Or(st.encoded, fire)
+    st.src_alive = o.Or(st.src_alive, fire)
+    return fire
+
+
+def transfer_worker(o: Ops, cfg: ModelConfig, st: State, p: Params, e: int, when: Term,
+                    fail: Term, eff: Effects) -> None:
+    """§7.3: process the oldest chunk of the room: one send per session, then one status."""
+    snd = st.send[e]
+    act = o.And(when, snd.chunks > 0, o.Not(snd.worker_dead))
+    snd.chunks = o.If(act, snd.chunks - 1, snd.chunks)
+    live = o.And(act, snd.infos)  # transfer_infos popped -> nothing to process
+    eff.bad_source = o.Or(eff.bad_source, o.And(live, o.Not(st.src_alive)))
+    sessions = cfg.sessions_of(e)
+    going: Term = live  # still inside the for loop over sessions
+    partial: Term = False
+    failed_to: list[Term] = []
+    for idx, r in enumerate(sessions):
+        ss, lr = st.sess[r], st.lang[r]
+        # a failed session (injected on the first session, or marked earlier): Failed, break
+        f = o.And(going, o.Or(ss.failed_session, fail if idx == 0 else False))
+        ss.failed_session = o.Or(ss.failed_session, f)
+        failed_to.append(f)
+        snd.status = o.If(f, FAILED, snd.status)
+        go = o.And(going, o.Not(f))
+        ss.src_known = o.Or(ss.src_known, go)
+        sent = ss.rec_sent_tokens
+        remaining = p.length - sent
+        is_partial = remaining > ss.rec_allocated_tokens
+        tokens = o.Min(remaining, ss.rec_allocated_tokens)
+        d = o.ceil_div(tokens, p.bs)
+        # "Insufficient dst blocks" raises: the worker thread dies (RuntimeError)
+        dies = o.And(go, d > ss.rec_n_dst)
+        snd.worker_dead = o.Or(snd.worker_dead, dies)
+        go = o.And(go, o.Not(dies))
+        first_block = o.floor_div(sent, p.bs)
+        writes = []
+        for i in range(cfg.max_blocks):
+            w = o.And(go, p.receives[r], i < d)
+            blk = ss.rec_dst[i]
+            t = o.If(i == d - 1, tokens - (d - 1) * p.bs, p.bs)
+            start = o.mul(first_block + i, p.bs)
+            tag = o.If(st.src_alive, start, GARBAGE)
+            aux = o.And(sent == 0, i == 0)
+            eff.bad_write = o.Or(eff.bad_write,
+                                 o.And(w, o.Not(o.select(lr.owned, blk, False))))
+            buffers.write_block(o, lr, blk, w, tag, t, aux, p.length, p.delta)
+            writes.append({"when": w, "block": blk, "start": tag, "count": t, "aux": aux})
+        eff.writes[r].extend(writes)
+        ss.landed = o.If(o.And(go, p.receives[r], tokens > 0), ss.landed + tokens, ss.landed)
+        ss.rec_sent_tokens = o.If(go, sent + tokens, sent)
+        ss.awaiting_chunk = o.And(ss.awaiting_chunk, o.Not(go))
+        partial = o.If(go, is_partial, partial)
+        going = go
+    # all sessions sent: one status to every session of this chunk (§7.3 step 6)
+    status = o.If(partial, TRANSFERRING, SUCCESS)
+    snd.status = o.If(going, update_status(o, snd.status, status), snd.status)
+    for idx, r in enumerate(sessions):
+        val = o.If(failed_to[idx], FAILED, status)
+        st.sess[r].outbox.append({"valid": o.Or(going, failed_to[idx]), "status": val})
+    # step 7: pop transfer_infos when the room is absent or at Success
+    pop = o.And(live, o.Or(snd.status == ABSENT, snd.status == SUCCESS))
+    snd.infos = o.And(snd.infos, o.Not(pop))
+    for r in sessions:
+        st.sess[r].record = o.And(st.sess[r].record, o.Not(pop))
+
+
+def scheduler_inflight_poll(o: Ops, cfg: ModelConfig, st: State, when: Term) -> Term:
+    """§7.1 step 4: MIN over embedding ranks; Success or Failed -> clear() and free the
+    source blocks (both paths clear: failure_exception() calls clear())."""
+    m = st.send[0].status
+    for s in st.send[1:]:
+        m = o.Min(m, s.status)
+    fire = o.And(when, st.src_alive, o.Or(m == SUCCESS, m == FAILED))
+    for s in st.send:
+        s.infos = o.And(s.infos, o.Not(fire))
+        s.status = o.If(fire, ABSENT, s.status)
+    for ss in st.sess:
+        ss.record = o.And(ss.record, o.Not(fire))
+    st.src_alive = o.And(st.src_alive, o.Not(fire))
+    st.src_frees = o.If(fire, st.src_frees + 1, st.src_frees)
+    return fire
+
+
+def language_thread_deliver(o: Ops, st: State, r: int, when: Term, eff: Effects) -> None:
+    """§3.2: every pending status message for rank r is applied with update_status."""
+    ss, lr = st.sess[r], st.lang[r]
+    for j, m in enumerate(ss.outbox):
+        act = o.And(when, m["valid"], j >= ss.outbox_next)
+        lr.status = o.If(act, update_status(o, lr.status, m["status"]), lr.status)
+        eff.delivered[r].append({"when": act, "status": m["status"]})
+    ss.outbox_next = o.If(when, len(ss.outbox), ss.outbox_next)

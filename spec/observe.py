@@ -1,0 +1,156 @@
+"""Observable events of a *concrete* run, in the vocabulary of docs/trace-format.md.
+
+This is where the model speaks the engine's language: the log lines of protocol.md §10.1,
+allocator calls, collectives, messages and hand-offs, per rank and per step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import ModelConfig
+from .language import (
+    PRE_HANDSHAKE_FAILED,
+    PRE_INIT,
+    TR_FAILED,
+    TR_NO_MEMORY,
+    TR_OVERLONG,
+    TR_RESUME,
+    TR_SUCCESS,
+    TR_SUCCESS_RESUMED,
+    TR_UNEXPECTED,
+    LangObs,
+)
+from .model import Run, StepRecord
+from .state import GARBAGE
+
+Event = dict[str, Any]
+DEFAULT_REASON = "Failed due to an unknown reason from another rank"
+ABORT_REASON = "Aborted by AbortReq."
+
+
+def _log(level: str, msg: str) -> Event:
+    return {"ev": "log", "level": level, "msg": msg}
+
+
+def _size(*dims: int) -> str:
+    return f"torch.Size([{', '.join(str(d) for d in dims)}])"
+
+
+def _failure(cfg: ModelConfig, r: int, aborted: bool, what: str = "transfer") -> Event:
+    reason = ABORT_REASON if aborted else DEFAULT_REASON
+    head = "MultiModalLanguage transfer failed" if what == "transfer" else \
+        "MultimodalLanguage handshake failed"
+    return _log("ERROR", f"{head} for request rank={r} language_req.req.rid={cfg.rid!r} "
+                         f"language_req.req.bootstrap_room={cfg.room} with exception "
+                         f"EmbeddingTransferError(bootstrap_room={cfg.room}): {reason}")
+
+
+def _blocks(bl: list[int], n: int) -> list[int]:
+    return [int(b) for b in bl[:n]]
+
+
+def rank_events(cfg: ModelConfig, variant_cached: bool, r: int, ob: LangObs,
+                variant_synced: bool) -> list[Event]:
+    """Events of rank r in one (non-deadlocked) iteration, in the engine's order."""
+    v = ob.vals
+    out: list[Event] = []
+    rid, h = cfg.rid, cfg.hidden
+    if ob.poll_pre:
+        out.append({"ev": "poll", "queue": "prealloc", "result": [int(v["p_pre"])]})
+    if ob.pre_branch == PRE_HANDSHAKE_FAILED:
+        out.append(_failure(cfg, r, bool(v["reason_abort_hs"]), "handshake"))
+    if v["pre_alloc_called"]:
+        res = _blocks(v["pre_alloc_blocks"], v["pre_alloc_n"]) if v["pre_alloc_ok"] else None
+        out.append({"ev": "alloc", "num_tokens": int(v["pre_num_tokens"]), "result": res})
+    if ob.pre_branch == PRE_INIT:
+        out.append({"ev": "init", "blocks": _blocks(v["pre_alloc_blocks"], v["pre_alloc_n"]),
+                    "allocated_tokens": int(v["pre_allocated"])})
+    if not ob.poll_tr:
+        return out
+    out.append({"ev": "poll", "queue": "transfer", "result": [int(v["p_tr"])]})
+    b = ob.tr_branch
+    old = _blocks(v["old_blocks"], v["old_n"])
+    if b == TR_FAILED:
+        out += [_failure(cfg, r, bool(v["reason_abort"])), {"ev": "free", "blocks": old},
+                {"ev": "removed", "reason": "failed"}]
+    elif b in (TR_SUCCESS, TR_SUCCESS_RESUMED, TR_OVERLONG):
+        if v["resumed"]:
+            pl, nk = int(v["partial_len"]), int(v["new_k"])
+            out.append(_log("INFO", f"Resume transfer for rid={rid}: partial_sent="
+                                    f"{v['partial_sent']}, total_expected={v['partial_total']}, "
+                                    f"remaining_expected={v['remaining']}, allocated_blocks="
+                                    f"{v['n_indices']}"))
+            out.append(_log("INFO", f"Merging resumed transfer data for rid={rid}: "
+                                    f"partial_embeds_shape={_size(pl, h)}, new_embeds_shape="
+                                    f"{_size(nk, h)}, partial_fill_ids_len={pl}, "
+                                    f"new_fill_ids_len={nk}, partial_mrope_shape={_size(3, pl)}, "
+                                    f"new_mrope_shape={_size(3, nk)}"))
+            if pl > 0 and nk > 0:
+                out.append(_log("INFO", f"Concatenating mrope_positions: partial shape="
+                                        f"{_size(3, pl)}, new shape={_size(3, nk)}"))
+            elif pl > 0:
+                out.append(_log("INFO", f"Using only partial mrope_positions: shape="
+                                        f"{_size(3, pl)}"))
+            else:
+                out.append(_log("INFO", f"Using only new mrope_positions: shape={_size(3, nk)}"))
+        if b == TR_OVERLONG:
+            out += [_failure(cfg, r, bool(v["reason_abort"])), {"ev": "free", "blocks": old},
+                    {"ev": "removed", "reason": "failed"}]
+        else:
+            out.append({"ev": "handoff", "length": int(v["ori"]),
+                        "embedding_length": int(v["emb_len"]),
+                        "mm_inputs": "mock" if v["mock"] else "none", "intact": bool(ob.intact)})
+    elif b in (TR_RESUME, TR_NO_MEMORY, TR_UNEXPECTED):
+        total, sent = int(v["total"]), int(v["sent"])
+        if variant_cached and not v["first"]:
+            out.append(_log("INFO", f"Using cached partial_aux_datas for rid={rid}: "
+                                    f"actual_total_length={total}, sent_tokens={sent}"))
+        elif variant_synced:
+            out.append({"ev": "all_reduce_max", "value": total})
+            out.append({"ev": "all_reduce_max", "value": sent})
+            out.append(_log("INFO", f"Synced aux_datas across ranks for rid={rid}: "
+                                    f"actual_total_length={total}, sent_tokens={sent}"))
+        if b == TR_UNEXPECTED:
+            out.append(_log("WARNING", f"Unexpected: Transferring status but sent_tokens={sent} "
+                                       f">= actual_total_length={total}"))
+            return out
+        need = int(v["need"])
+        out.append(_log("INFO", f"Partial transfer detected for rid={rid}: received "
+                                f"{sent}/{total} tokens, need to resume for {need} more tokens"))
+        new = _blocks(v["resume_blocks"], v["resume_n"])
+        alloc_ev = {"ev": "alloc", "num_tokens": need, "result": new if b == TR_RESUME else None}
+        free_ev = {"ev": "free", "blocks": old}
+        out += [free_ev, alloc_ev] if v["free_first"] else [alloc_ev, free_ev]
+        if b == TR_NO_MEMORY:
+            out += [_log("ERROR", f"Not enough memory to resume transfer for rid={rid}, "
+                                  f"need {need} tokens"),
+                    _failure(cfg, r, bool(v["reason_abort"])), {"ev": "free", "blocks": old},
+                    {"ev": "removed", "reason": "failed"}]
+            return out
+        out.append({"ev": "resume", "blocks": new, "sent_tokens": int(v["resume_sent"]),
+                    "allocated_tokens": int(v["resume_allocated"])})
+        out.append(_log("INFO", f"Resume transfer initiated for rid={rid}: allocated "
+                                f"{len(new)} blocks ({int(v['resume_allocated'])} tokens)"))
+    return out
+
+
+def step_events(cfg: ModelConfig, cached_path: bool, synced: bool, run: Run, k: int
+                ) -> dict[str, Any]:
+    rec: StepRecord = run.steps[k]
+    T = cfg.tp_size
+    writes = [[{"block": int(w["block"]),
+                "start": None if w["start"] == GARBAGE else int(w["start"]),
+                "count": int(w["count"]),
+                "aux": [int(run.params.length), int(run.params.delta)] if w["aux"] else None}
+               for w in rec.effects.writes[r] if w["when"]] for r in range(T)]
+    delivered = [[int(d["status"]) for d in rec.effects.delivered[r] if d["when"]]
+                 for r in range(T)]
+    if rec.mismatch:
+        ranks = [[{"ev": "deadlock"}] for _ in range(T)]
+    elif not rec.iterated:
+        ranks = [[] for _ in range(T)]
+    else:
+        ranks = [rank_events(cfg, cached_path, r, rec.obs[r], synced)
+                 for r in range(T)]
+    return {"step": k, "ranks": ranks, "writes": writes, "delivered": delivered}

@@ -1,0 +1,213 @@
+"""Properties, Stateright style: `always` invariants, `eventually` (bounded) liveness, and
+`sometimes` reachability witnesses. Each property also names its *premise*: the situation in
+which it says something; a property whose premise is unreachable is vacuous and fails.
+
+Every predicate is over a `Run` (states and step records), evaluated at step k.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from .config import ModelConfig
+from .language import PRE_BRANCHES, TR_BRANCHES, TR_RESUME
+from .model import Run
+from .ops import Ops, Term
+from .state import DONE, FAILED_OUT
+
+Pred = Callable[[Ops, ModelConfig, Run, int], Term]
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str
+    kind: Literal["always", "eventually"]
+    doc: str
+    bad: Pred  # violation at step k
+    premise: Pred  # the property is exercised at step k (its reachability witness)
+
+
+def _pairs(o: Ops, xs: list[Term]) -> Term:
+    """Some two ranks differ."""
+    return o.Or(*[x != xs[0] for x in xs[1:]])
+
+
+def _live(o: Ops, run: Run, k: int) -> Term:
+    """No deadlock up to and including step k (after one, the state is meaningless)."""
+    return o.Not(run.states[k + 1].deadlock)
+
+
+# -- always ------------------------------------------------------------------------------
+def seed_claim_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    ob = run.steps[k].obs
+    ds = [x.decision for x in ob]
+    return o.And(_live(o, run, k), o.Or(*[
+        o.And(ds[a], ds[b], o.Or(ob[a].vals["total"] != ob[b].vals["total"],
+                                 ob[a].vals["sent"] != ob[b].vals["sent"]))
+        for a in range(len(ob)) for b in range(a + 1, len(ob))]))
+
+
+def decision_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    return o.And(_live(o, run, k), o.Or(*[x.decision for x in run.steps[k].obs]))
+
+
+def agreement_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    rec = run.steps[k]
+    ob = rec.obs
+    firsts = [o.If(x.decision, o.If(x.vals["first"], 1, 2), 0) for x in ob]
+    return o.Or(rec.mismatch, o.And(rec.iterated, o.Not(rec.mismatch), o.Or(
+        _pairs(o, [x.pre_branch for x in ob]), _pairs(o, [x.tr_branch for x in ob]),
+        _pairs(o, firsts))))
+
+
+def agreement_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    return o.And(run.steps[k].iterated, run.steps[k].obs[0].poll_tr)
+
+
+def resume_validity_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    return o.And(_live(o, run, k), o.Or(*[x.resume_invalid for x in run.steps[k].obs]))
+
+
+def resume_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    return o.And(_live(o, run, k), o.Or(*[x.resume for x in run.steps[k].obs]))
+
+
+def integrity_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    return o.And(_live(o, run, k), o.Or(*[o.And(x.handoff, o.Not(x.intact))
+                                          for x in run.steps[k].obs]))
+
+
+def handoff_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    return o.And(_live(o, run, k), o.Or(*[x.handoff for x in run.steps[k].obs]))
+
+
+def ownership_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    eff = run.steps[k].effects
+    return o.And(_live(o, run, k), o.Or(eff.bad_write, eff.bad_source))
+
+
+def write_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    return o.Or(*[w["when"] for ws in run.steps[k].effects.writes for w in ws])
+
+
+def conservation_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    st = run.states[k + 1]
+    acct = o.Or(*[o.Or(*[lr.nfree[b] + o.If(lr.owned[b], 1, 0) != 1
+                         for b in range(cfg.pool_blocks)]) for lr in st.lang])
+    freed = o.Or(*[x.bad_free for x in run.steps[k].obs])
+    return o.And(_live(o, run, k), o.Or(acct, freed, st.src_frees > 1))
+
+
+def free_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    """Some rank freed blocks of the request (a resume or the failure handler ran)."""
+    return o.And(_live(o, run, k), o.Or(*[x.freed for x in run.steps[k].obs]))
+
+
+# -- eventually (bounded): within B eager steps ---------------------------------------------
+def _window(o: Ops, cfg: ModelConfig, run: Run, k: int) -> tuple[int, Term]:
+    B = cfg.progress_bound
+    j = k - B + 1
+    if j < 0:
+        return 0, False
+    return j, o.And(*[run.steps[i].eager for i in range(j, k + 1)])
+
+
+def progress_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    j, win = _window(o, cfg, run, k)
+    return o.And(win, run.steps[j].encoded_before) if k - cfg.progress_bound + 1 >= 0 else False
+
+
+def progress_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    st = run.states[k + 1]
+    stuck = o.Or(st.deadlock, *[o.Not(o.Or(lr.phase == DONE, lr.phase == FAILED_OUT))
+                                for lr in st.lang])
+    return o.And(progress_premise(o, cfg, run, k), stuck)
+
+
+def no_leak_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    j, win = _window(o, cfg, run, k)
+    if k - cfg.progress_bound + 1 < 0:
+        return False
+    out = [o.Or(lr.phase == DONE, lr.phase == FAILED_OUT) for lr in run.states[j].lang]
+    return o.And(win, o.Not(run.states[j].deadlock), *out)
+
+
+def no_leak_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    st = run.states[k + 1]
+    leaks = []
+    for lr in st.lang:
+        for b in range(cfg.pool_blocks):
+            held = o.Or(*[o.And(i < lr.n_indices, lr.embedding_indices[i] == b)
+                          for i in range(cfg.max_blocks)])
+            leaks.append(o.And(lr.owned[b], o.Not(o.And(lr.phase == DONE, held))))
+    return o.And(no_leak_premise(o, cfg, run, k), o.Or(st.src_alive, *leaks))
+
+
+PROPERTIES: dict[str, Property] = {p.name: p for p in [
+    Property("seed_claim", "always",
+             "The seed note's claim: whenever ranks evaluate the Transferring decision in the "
+             "same iteration, they use the same actual_total_length and sent_tokens.",
+             seed_claim_bad, decision_premise),
+    Property("agreement", "always",
+             "Rank agreement: in every iteration all ranks issue the same collectives and take "
+             "the same branch of pop_preallocated / pop_transferred (same path: first or cached).",
+             agreement_bad, agreement_premise),
+    Property("resume_validity", "always",
+             "A resume is sent only while tokens remain, with no earlier resume of the request "
+             "outstanding, and its sent_tokens equals the tokens already delivered to that rank.",
+             resume_validity_bad, resume_premise),
+    Property("integrity", "always",
+             "At hand-off, each rank's input_embeds / origin_input_ids are the source tokens "
+             "[0, L) in order, and mrope positions and delta are the source's where handed off.",
+             integrity_bad, handoff_premise),
+    Property("block_ownership", "always",
+             "No transfer writes into a language block its request does not own on that rank, "
+             "and no chunk copies from source blocks the embedding side has freed.",
+             ownership_bad, write_premise),
+    Property("conservation", "always",
+             "Every language block is exactly once free or allocated (no double free, no block "
+             "lost); the embedding side frees the source blocks at most once.",
+             conservation_bad, free_premise),
+    Property("progress", "eventually",
+             "Once the embedding side has run its forward, B fair fault-free steps take the "
+             "request out of the transfer queue on every rank (hand-off or failure), no deadlock.",
+             progress_bad, progress_premise),
+    Property("no_leak", "eventually",
+             "Once every rank has removed the request, B fair steps later no rank holds blocks "
+             "beyond the handed-off allocation and the embedding side has freed its source blocks.",
+             no_leak_bad, no_leak_premise),
+]}
+
+
+# -- sometimes: every branch of §8.3/§8.4 and both paths of the Transferring procedure --------
+def branch_witnesses() -> dict[str, Pred]:
+    out: dict[str, Pred] = {}
+
+    def tr(code: int) -> Pred:
+        return lambda o, cfg, run, k: o.And(_live(o, run, k), o.Or(
+            *[x.tr_branch == code for x in run.steps[k].obs]))
+
+    def pre(code: int) -> Pred:
+        return lambda o, cfg, run, k: o.And(_live(o, run, k), o.Or(
+            *[x.pre_branch == code for x in run.steps[k].obs]))
+
+    for code, name in TR_BRANCHES.items():
+        if code:
+            out[f"transfer: {name}"] = tr(code)
+    for code, name in PRE_BRANCHES.items():
+        if code:
+            out[f"{name}"] = pre(code)
+
+    def path(first: bool) -> Pred:
+        return lambda o, cfg, run, k: o.And(_live(o, run, k), o.Or(*[
+            o.And(x.decision, x.vals["first"] if first else o.Not(x.vals["first"]))
+            for x in run.steps[k].obs]))
+
+    out["Transferring procedure: first path (get_buf)"] = path(True)
+    out["Transferring procedure: cached path (partial_aux_datas)"] = path(False)
+    out["two resumes of one request"] = lambda o, cfg, run, k: o.And(
+        _live(o, run, k), o.Or(*[o.And(x.tr_branch == TR_RESUME, x.vals["outstanding"])
+                                 for x in run.steps[k].obs]))
+    return out

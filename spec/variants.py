@@ -1,0 +1,75 @@
+"""The designs under review, each a small diff of one Transferring procedure (protocol.md §8.4).
+
+`seed` is engine commit d94e4a0ab (the fix of ../shared/seed/), `prefix` is 28ac79bbe (before
+it). Mutants are one-line changes to `seed`, applied identically by the model and the reference
+(docs/trace-format.md, "Mutants"). A reviewer reads a variant as the fields that differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    # step 1: "if req has partial_aux_datas" -> use the cache (seed) instead of reading buffers
+    cached_path: bool
+    # step 1, first path: all_reduce op applied to the local (L, S); None = no all-reduce (prefix)
+    sync_op: Literal["max", "min"] | None
+    # step 1, first path: whether S is all-reduced too (the seed reduces both)
+    sync_sent: bool = True
+    # step 2: partial_aux_datas[0] := synced L ("synced") or the local aux[0] ("local")
+    cache_total: Literal["synced", "local"] = "synced"
+    # step 2: cache only when partial_input_embeds is absent ("once"), never, or every time
+    cache: Literal["once", "never", "every"] = "once"
+    # step 2: sent_tokens in the resume message: S, or 0
+    resume_sent: Literal["S", "zero"] = "S"
+    # step 2: free(current) then alloc(R) (engine) or alloc first
+    free_before_alloc: bool = True
+    description: str = ""
+
+
+SEED = Variant(
+    name="seed",
+    cached_path=True,
+    sync_op="max",
+    description="d94e4a0ab: MAX all-reduce of (L, S) on the first Transferring, then the "
+    "cached partial_aux_datas / partial_sent_tokens on later ones",
+)
+
+PREFIX = Variant(
+    name="prefix",
+    cached_path=False,
+    sync_op=None,
+    cache_total="local",
+    description="28ac79bbe: local get_buf on every Transferring iteration, no all-reduce, "
+    "no cached path",
+)
+
+MUTANTS: dict[str, Variant] = {
+    v.name: v
+    for v in [
+        replace(SEED, name="max_to_min", sync_op="min", description="MAX -> MIN"),
+        replace(SEED, name="drop_sync_sent", sync_sent=False, description="sent_tokens not all-reduced"),
+        replace(SEED, name="local_total_in_cache", cache_total="local",
+                description="partial_aux_datas[0] := local aux[0]"),
+        replace(SEED, name="skip_cache", cache="never", description="partial data never cached"),
+        replace(SEED, name="recache_every_iteration", cache="every",
+                description="partial data re-cached on every L > S iteration"),
+        replace(SEED, name="stale_resume_sent", resume_sent="zero",
+                description="resume message carries sent_tokens=0"),
+        replace(SEED, name="alloc_before_free", free_before_alloc=False,
+                description="alloc(R) before free(current)"),
+    ]
+}
+
+VARIANTS: dict[str, Variant] = {"prefix": PREFIX, "seed": SEED, **MUTANTS}
+
+
+def get_variant(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}") from None
