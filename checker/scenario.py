@@ -78,9 +78,12 @@ class Scenario:
             expected.append(step_events(self.cfg, v.cached_path, v.sync_op is not None, run, k))
             if run.steps[k].mismatch:
                 break
+        # export only effective events: `encode` is a no-op unless enabled (trace-format.md)
+        schedule = [dict(s, encode=bool(run.steps[k].encode_fired))
+                    for k, s in enumerate(self.schedule[: len(expected)])]
         return {"format": "ranksync-trace", "version": 1, "name": name,
                 "variant": self.variant, "scenario": self.scenario_json(),
-                "schedule": self.schedule[: len(expected)], "expected": expected}
+                "schedule": schedule, "expected": expected}
 
 
 def _val(m: z3.ModelRef, x: Any) -> Any:

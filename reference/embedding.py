@@ -401,7 +401,9 @@ class EmbeddingSide:
                 e.free_source()
             self.inflight = False
         elif status == KVPoll.Failed:
-            # Abort and free; nothing here clears transfer_infos, so queued chunks still run.
+            # Abort and free. The sender's failure_exception() starts with clear(), so the
+            # room's transfer_infos and status go too (engine behaviour protocol.md omits).
             for e in self.ranks:
+                e.sender.clear()
                 e.free_source()
             self.inflight = False

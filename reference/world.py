@@ -51,7 +51,7 @@ class Simulation:
             if r in self.lang:
                 for room, status in statuses:
                     self.lang[r].deliver(room, status)
-        if step.abort:
+        if step.abort and step.lang:  # abort requests are read by the scheduler iteration
             for lr in self.lang.values():
                 lr.abort()
         for r, lr in self.lang.items():

@@ -86,6 +86,7 @@ class StepRecord:
     iterated: Term  # a language iteration ran (lang and no earlier deadlock)
     encoded_before: Term
     eager: Term
+    encode_fired: Term  # `encode` was enabled and fired (a disabled choice is a no-op)
 
 
 def step(o: Ops, cfg: ModelConfig, v: Variant, st0: State, p: emb.Params, ch: Choices
@@ -98,7 +99,7 @@ def step(o: Ops, cfg: ModelConfig, v: Variant, st0: State, p: emb.Params, ch: Ch
     encoded_before = st.encoded
     for r in range(T):
         emb.embedding_thread(o, cfg, st, r, ch.messages[r])
-    emb.scheduler_send_first_chunk(o, cfg, st, ch.encode)
+    encode_fired = emb.scheduler_send_first_chunk(o, cfg, st, ch.encode)
     for e in range(cfg.n_senders):
         emb.transfer_worker(o, cfg, st, p, e, ch.chunks[e], ch.chunk_fail[e], eff)
     emb.scheduler_inflight_poll(o, cfg, st, ch.emb_finish)
@@ -115,7 +116,8 @@ def step(o: Ops, cfg: ModelConfig, v: Variant, st0: State, p: emb.Params, ch: Ch
     # from here on the language is frozen and every property is masked (`properties.live`).
     st.deadlock = o.Or(st.deadlock, mismatch)
     rec = StepRecord(choices=ch, effects=eff, obs=obs, mismatch=mismatch, iterated=iterated,
-                     encoded_before=encoded_before, eager=eager(o, ch))
+                     encoded_before=encoded_before, eager=eager(o, ch),
+                     encode_fired=encode_fired)
     return st, rec
 
 
