@@ -165,7 +165,8 @@ def replay_summary(paths: Iterable[str], backend: str = "inprocess", timeout: fl
 
 # ---- trace set generation --------------------------------------------------------------------
 def trace_set(cfg: ModelConfig, variant: str, random_runs: int = 20, seed: int = 0,
-              timeout_ms: int = 120_000) -> dict[str, dict[str, Any]]:
+              timeout_ms: int = 120_000, bmc_witnesses: bool = True
+              ) -> dict[str, dict[str, Any]]:
     """name -> trace for one (variant, topology, T): witnesses, counterexamples, random runs."""
     from ranksync.spec.variants import get_variant
 
@@ -183,6 +184,8 @@ def trace_set(cfg: ModelConfig, variant: str, random_runs: int = 20, seed: int =
     for n, pred in wanted.items():
         if n in hits:
             found[n] = hits[n].scenario
+            continue
+        if not bmc_witnesses:
             continue
         u = u or bmc.build(cfg, get_variant(variant), timeout_ms)
         r = bmc.check_reachable(u, pred)

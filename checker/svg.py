@@ -180,7 +180,7 @@ def time_plot(series: dict[str, list[tuple[int, float]]], title: str = "prove ti
     pts = [(t, s) for xs in series.values() for t, s in xs]
     if not pts:
         return ""
-    W, H, l, r_, t_, b_ = 640, 300, 60, 170, 24, 40
+    W, H, lm, r_, t_, b_ = 640, 300, 60, 170, 24, 40
     ts = sorted({t for t, _ in pts})
     ymax = max(s for _, s in pts) or 1.0
     ymin = min(s for _, s in pts if s > 0) if any(s > 0 for _, s in pts) else 0.01
@@ -190,25 +190,25 @@ def time_plot(series: dict[str, list[tuple[int, float]]], title: str = "prove ti
 
     def X(t: int) -> float:
         if len(ts) == 1:
-            return l + (W - l - r_) / 2
-        return l + (W - l - r_) * (ts.index(t) / (len(ts) - 1))
+            return lm + (W - lm - r_) / 2
+        return lm + (W - lm - r_) * (ts.index(t) / (len(ts) - 1))
 
     def Y(s: float) -> float:
         v = math.log10(max(s, 10 ** lo)) if log else s
         return t_ + (H - t_ - b_) * (1 - (v - lo) / ((hi - lo) or 1))
 
-    out = [_rect(l, t_, W - l - r_, H - t_ - b_, "#ffffff", "#d1d5db", rx=0)]
+    out = [_rect(lm, t_, W - lm - r_, H - t_ - b_, "#ffffff", "#d1d5db", rx=0)]
     ticks = ([10 ** e for e in range(math.floor(lo), math.ceil(hi) + 1)] if log
              else [hi * i / 4 for i in range(5)])
     for v in ticks:
         yy = Y(v)
         if t_ - 1 <= yy <= H - b_ + 1:
-            out.append(f"<line x1='{l}' x2='{W - r_}' y1='{yy:.1f}' y2='{yy:.1f}' "
+            out.append(f"<line x1='{lm}' x2='{W - r_}' y1='{yy:.1f}' y2='{yy:.1f}' "
                        f"stroke='#eef0f3'/>")
-            out.append(_text(l - 6, yy + 4, f"{v:g}", size=10, anchor="end", fill=GREY))
+            out.append(_text(lm - 6, yy + 4, f"{v:g}", size=10, anchor="end", fill=GREY))
     for t in ts:
         out.append(_text(X(t), H - b_ + 16, f"T={t}", size=10, anchor="middle", fill=GREY))
-    out.append(_text(l + (W - l - r_) / 2, H - 6, "TP size T", size=11, anchor="middle"))
+    out.append(_text(lm + (W - lm - r_) / 2, H - 6, "TP size T", size=11, anchor="middle"))
     out.append(_text(14, t_ + (H - t_ - b_) / 2, "s", size=11, anchor="middle"))
     for i, (name, xs) in enumerate(sorted(series.items())):
         c = PALETTE[i % len(PALETTE)]
@@ -223,5 +223,5 @@ def time_plot(series: dict[str, list[tuple[int, float]]], title: str = "prove ti
                    f"stroke='{c}' stroke-width='2'/>")
         out.append(_text(W - r_ + 38, ly + 4, name, size=11))
     if log:
-        out.append(_text(l + 4, t_ - 8, "log scale", size=10, fill=GREY))
+        out.append(_text(lm + 4, t_ - 8, "log scale", size=10, fill=GREY))
     return _svg(W, H, out, title)

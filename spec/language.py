@@ -156,7 +156,7 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
     for r, lr in enumerate(L):
         ob, rd = obs[r], reads[r]
         ob.vals["p_tr"] = pt
-        ob.n_max = o.If(o.And(first[r], synced), 2, 0)
+        ob.n_max = o.If(o.And(first[r], synced), 2 if v.sync_sent else 1, 0)
         failed = o.And(ob.poll_tr, pt == FAILED)
         success = o.And(ob.poll_tr, pt == SUCCESS)
         # -- Failed --

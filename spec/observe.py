@@ -51,7 +51,7 @@ def _blocks(bl: list[int], n: int) -> list[int]:
 
 
 def rank_events(cfg: ModelConfig, variant_cached: bool, r: int, ob: LangObs,
-                variant_synced: bool) -> list[Event]:
+                variant_synced: bool, sync_sent: bool = True) -> list[Event]:
     """Events of rank r in one (non-deadlocked) iteration, in the engine's order."""
     v = ob.vals
     out: list[Event] = []
@@ -108,7 +108,8 @@ def rank_events(cfg: ModelConfig, variant_cached: bool, r: int, ob: LangObs,
                                     f"actual_total_length={total}, sent_tokens={sent}"))
         elif variant_synced:
             out.append({"ev": "all_reduce_max", "value": total})
-            out.append({"ev": "all_reduce_max", "value": sent})
+            if sync_sent:
+                out.append({"ev": "all_reduce_max", "value": sent})
             out.append(_log("INFO", f"Synced aux_datas across ranks for rid={rid}: "
                                     f"actual_total_length={total}, sent_tokens={sent}"))
         if b == TR_UNEXPECTED:
@@ -135,8 +136,8 @@ def rank_events(cfg: ModelConfig, variant_cached: bool, r: int, ob: LangObs,
     return out
 
 
-def step_events(cfg: ModelConfig, cached_path: bool, synced: bool, run: Run, k: int
-                ) -> dict[str, Any]:
+def step_events(cfg: ModelConfig, cached_path: bool, synced: bool, run: Run, k: int,
+                sync_sent: bool = True) -> dict[str, Any]:
     rec: StepRecord = run.steps[k]
     T = cfg.tp_size
     writes = [[{"block": int(w["block"]),
@@ -151,6 +152,6 @@ def step_events(cfg: ModelConfig, cached_path: bool, synced: bool, run: Run, k: 
     elif not rec.iterated:
         ranks = [[] for _ in range(T)]
     else:
-        ranks = [rank_events(cfg, cached_path, r, rec.obs[r], synced)
+        ranks = [rank_events(cfg, cached_path, r, rec.obs[r], synced, sync_sent)
                  for r in range(T)]
     return {"step": k, "ranks": ranks, "writes": writes, "delivered": delivered}

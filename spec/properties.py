@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .config import ModelConfig
-from .language import PRE_BRANCHES, TR_BRANCHES, TR_RESUME
+from .language import (
+    PRE_BRANCHES,
+    PRE_HANDSHAKE_FAILED,
+    TR_BRANCHES,
+    TR_FAILED,
+    TR_NO_MEMORY,
+    TR_OVERLONG,
+    TR_RESUME,
+)
 from .model import Run
 from .ops import Ops, Term
 from .state import DONE, FAILED_OUT
@@ -105,6 +113,28 @@ def free_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
     return o.And(_live(o, run, k), o.Or(*[x.freed for x in run.steps[k].obs]))
 
 
+def _fault_so_far(o: Ops, run: Run, k: int) -> Term:
+    """An abort, a transfer failure or pool pressure was injected at or before step k."""
+    return o.Or(*[o.Or(o.And(ch.abort, ch.lang), *ch.chunk_fail, *ch.alloc_fail)
+                  for ch in (run.steps[j].choices for j in range(k + 1))])
+
+
+def spurious_failure_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    bad = []
+    for x in run.steps[k].obs:
+        fits = o.ceil_div(x.vals["need"], run.params.bs) <= cfg.pool_blocks
+        bad.append(o.Or(x.tr_branch == TR_FAILED, x.tr_branch == TR_OVERLONG,
+                        x.pre_branch == PRE_HANDSHAKE_FAILED,
+                        o.And(x.tr_branch == TR_NO_MEMORY, fits)))
+    return o.And(_live(o, run, k), o.Not(_fault_so_far(o, run, k)), o.Or(*bad))
+
+
+def failure_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    return o.And(_live(o, run, k), o.Or(*[
+        o.Or(x.tr_branch == TR_FAILED, x.tr_branch == TR_NO_MEMORY, x.tr_branch == TR_OVERLONG)
+        for x in run.steps[k].obs]))
+
+
 # -- eventually (bounded): within B eager steps ---------------------------------------------
 def _window(o: Ops, cfg: ModelConfig, run: Run, k: int) -> tuple[int, Term]:
     B = cfg.progress_bound
@@ -170,6 +200,10 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in [
              "Every language block is exactly once free or allocated (no double free, no block "
              "lost); the embedding side frees the source blocks at most once.",
              conservation_bad, free_premise),
+    Property("no_spurious_failure", "always",
+             "The request is failed only after an abort, a transfer failure or pool pressure, "
+             "or because its remaining tokens cannot fit in the whole pool.",
+             spurious_failure_bad, failure_premise),
     Property("progress", "eventually",
              "Once the embedding side has run its forward, B fair fault-free steps take the "
              "request out of the transfer queue on every rank (hand-off or failure), no deadlock.",

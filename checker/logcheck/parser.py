@@ -302,3 +302,9 @@ def iter_file(path: str) -> Iterator[tuple[int, str]]:
                          f"binary file?") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+def has_tp_prefix(line: str) -> bool:
+    """The line starts with a `[... TP<r>]` process-logger prefix."""
+    m = _PREFIX_RE.match(line)
+    return bool(m and _tags(m.group("inner")))
