@@ -179,3 +179,4 @@ def check_reachable(u: Unrolling, pred: Pred) -> Result:
     if res == "sat":
         return Result(REACHABLE, k, m, dt)
     return Result(UNKNOWN, seconds=dt, reason=why)
+

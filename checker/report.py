@@ -54,7 +54,7 @@ CLAIM_PROPS = ("seed_claim", "agreement")
 CLAIM_VARIANT = "seed"
 
 TR_SHORT = {1: "nothing (waiting)", 2: "Failed → failure handler",
-            3: "Success → hand-off", 4: "Success (resumed) → hand-off",
+            3: "hand-off", 4: "resumed hand-off",
             5: "overlong → failure handler", 6: "L > S → resume",
             7: "L > S, no memory → failure", 8: "L ≤ S → 'Unexpected'"}
 PRE_SHORT = {1: "prealloc: waiting", 2: "handshake failed", 3: "prealloc: no space",
@@ -256,7 +256,7 @@ def _rank_cell(ob: Any, rd: dict[str, Any] | None, iterated: bool, cached_varian
         return {"read": "", "collective": "", "branch": "(no iteration)", "why": "", "bad": False}
     read, coll, branch = "", [], ""
     if ob.poll_pre:
-        coll.append(f"MIN(prealloc) → {_status(v['p_pre'])}")
+        coll.append(f"MIN(pre) → {_status(v['p_pre'])}")
         read = "prealloc queue"
     if ob.poll_tr:
         coll.append(f"MIN → {_status(v['p_tr'])}")
@@ -265,14 +265,15 @@ def _rank_cell(ob: Any, rd: dict[str, Any] | None, iterated: bool, cached_varian
         elif rd is not None:
             read = f"get_buf: L={rd['n']} S={rd['k']}"
     if int(ob.n_max):
-        coll.append(f"MAX → L={int(v['total'])} S={int(v['sent'])}")
+        coll.append(f"MAX → L={int(v['total'])},S={int(v['sent'])}")
     tb, pb = int(ob.tr_branch), int(ob.pre_branch)
     if tb:
         branch = TR_SHORT.get(tb, str(tb))
         if tb == 6:
             branch += f" (S={int(v['resume_sent'])}, +{int(v['need'])})"
         if tb in (3, 4):
-            branch += f" {int(v['ori'])}/{int(v['emb_len'])}" + ("" if ob.intact else " CORRUPT")
+            branch += f" {int(v['ori'])}/{int(v['emb_len'])} tok" + ("" if ob.intact
+                                                                     else " CORRUPT")
     elif pb:
         branch = PRE_SHORT.get(pb, str(pb))
     why = []
@@ -297,7 +298,7 @@ def counterexample(pc: ProveConfig, variant: str, prop: str, topology: str, tp_s
     t0 = time.perf_counter()
     cfg = pc.model_config(tp_size, topology)
     cmd = f"ranksync explain {variant} {prop} --topology {topology} --ranks {tp_size}"
-    if config_arg:
+    if config_arg and Path(config_arg).resolve() != _default_config().resolve():
         cmd += f" --config {config_arg}"
     out: dict[str, Any] = {"variant": variant, "property": prop, "topology": topology,
                            "tp_size": tp_size, "reproduce": cmd,
@@ -335,13 +336,14 @@ def counterexample(pc: ProveConfig, variant: str, prop: str, topology: str, tp_s
         for r, c in enumerate(cells):
             odd = sigs[r] != common or len(set(sigs)) == T
             c["diverges"] = (split and odd) or bool(c.get("bad"))
-            if split and sigs[r] != common and not c["why"]:
+            if split and odd and not c["why"]:
                 c["why"] = "branch differs from the other ranks"
         mismatch = bool(rec.mismatch)
         if mismatch:
             for c in cells:
                 c["branch"] = "collectives differ → deadlock: " + c["branch"]
-        steps.append({"step": k, "env": _env(sched, st), "ranks": cells,
+        steps.append({"step": k, "env": _env(sched, st), "env_lines": _env_lines(sched, st),
+                      "ranks": cells,
                       "collective": any(c["collective"] for c in cells), "mismatch": mismatch,
                       "diverged": split})
         for r, evs in enumerate(st["ranks"]):
@@ -358,6 +360,40 @@ def counterexample(pc: ProveConfig, variant: str, prop: str, topology: str, tp_s
     out["trace"] = tr
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def _env_lines(s: dict[str, Any], st: dict[str, Any]) -> list[str]:
+    """The environment's part of an iteration, compact enough for a swimlane header."""
+    out = []
+    w = []
+    for r, ws in enumerate(st.get("writes", [])):
+        for x in ws:
+            tok = "garbage" if x["start"] is None else f"[{x['start']},{x['start'] + x['count']})"
+            w.append(f"TP{r}.b{x['block']}←{tok}" + ("+aux" if x.get("aux") else ""))
+    if w:
+        out.append("write " + " ".join(w))
+    by: dict[str, list[int]] = {}
+    for r, d in enumerate(st.get("delivered", [])):
+        if d:
+            by.setdefault("+".join(_status(x) for x in d), []).append(r)
+    for stat, rs in by.items():
+        out.append(f"{stat} → " + ",".join(f"TP{r}" for r in rs))
+    flags = []
+    if s.get("encode"):
+        flags.append("forward done")
+    if s.get("chunk_fail"):
+        flags.append("chunk FAILS on emb " + ",".join(map(str, s["chunk_fail"])))
+    if s.get("abort"):
+        flags.append("ABORT")
+    if s.get("alloc_fail"):
+        flags.append("pool full on " + ",".join(f"TP{r}" for r in s["alloc_fail"]))
+    if not s.get("lang", True):
+        flags.append("no language iteration")
+    if flags:
+        out.append(", ".join(flags))
+    if s.get("messages") and not out:
+        out.append("messages drained")
+    return out or ["—"]
 
 
 def _placement(k: int, rds: list[dict[str, Any]], obs: list[Any]) -> dict[str, Any]:
@@ -491,9 +527,9 @@ def table_of(data: Any) -> dict[str, Any] | None:
 
 def _cellstr(v: Any) -> str:
     if v is True:
-        return "killed"
+        return "yes"
     if v is False:
-        return "survived"
+        return "no"
     if v is None:
         return "—"
     if isinstance(v, (dict, list)):
@@ -504,6 +540,8 @@ def _cellstr(v: Any) -> str:
 def _list_table(lst: list[dict[str, Any]]) -> dict[str, Any]:
     cols = [c for c in dict.fromkeys(k for x in lst for k in x)
             if not any(isinstance(x.get(c), (dict, list)) and c != "divergence" for x in lst)]
+    if any(c in cols for c in ("name", "trace")):
+        cols = [c for c in cols if c != "path"]
     cols = cols[:8]
     return {"head": cols, "rows": [[_cellstr(x.get(c)) for c in cols] for x in lst]}
 
@@ -627,7 +665,9 @@ def build(rows: list[dict[str, Any]], cexs: list[dict[str, Any]], sections: dict
                         "unknown": sum(r["verdict"] == UNKNOWN for r in rows),
                         "mismatched_rows": [
                             f"{r['variant']}/{r['topology']}/T={r['tp_size']} {r['name']}: "
-                            f"{r['verdict']}, declared {r['expected']}" for r in mismatched]},
+                            f"{r['verdict']}" + (f", declared {r['expected']}" if r.get("expected")
+                                                 else f" ({r.get('reason') or 'no verdict'})")
+                            for r in rows if r in mismatched or r["verdict"] == UNKNOWN]},
     }
 
 
@@ -811,6 +851,7 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
                 "mutation kill matrix", mutants_json, "ranksync.checker.mutants", "kill_matrix",
                 pc=mpc, config=mpc, cfg=mpc, jobs=jobs_n, tp_sizes=mpc.tp_sizes,
                 mutants=list(MUTANTS))
+    if sections["mutants"]["status"] == "ok":
         sections["mutants"]["data"] = kill_table(sections["mutants"]["data"])
     has_traces = any(tdir.glob("*.json"))
     if "replay" in skip and not replay_json:
@@ -853,6 +894,7 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
     dump["rows"] = rows
     (out / "report.json").write_text(json.dumps(dump, indent=1, default=str) + "\n")
     if junit:
+        Path(junit).parent.mkdir(parents=True, exist_ok=True)
         Path(junit).write_text(junit_report(doc, rows), encoding="utf-8")
     summary_table(con, doc, out)
     bad = doc["obligations"]["mismatched"] or doc["obligations"]["unknown"]
@@ -884,21 +926,29 @@ def kill_table(data: Any) -> Any:
     m: dict[str, dict[str, str]] = {}
     for x in items:
         flips = [str(f) for f in x.get("model_flips", [])]
-        row: dict[str, str] = {"mutation": VARIANTS[x["mutant"]].description
-                               if x["mutant"] in VARIANTS else ""}
+        row: dict[str, str] = {
+            "verdict": "killed" if x.get("ok") else "NOT KILLED",
+            "reference": (f"killed {x.get('reference_divergent')}/{x.get('reference_traces')}"
+                          if x.get("killed_reference") else
+                          f"survived 0/{x.get('reference_traces')}")}
         for p in PROPERTIES:
             hit = [f for f in flips if f.startswith(p + " (")]
-            row[p] = ("killed " + ", ".join(f.split("(", 1)[1].split(")")[0]
-                                            .replace("topology ", "") for f in hit)[:60]
-                      if hit else "—")
+            where = []
+            for f in hit:  # "name (topology b, T=2): PROVED -> VIOLATED"
+                inner = f[len(p) + 2:].split(")")[0].replace("topology ", "").split(", T=")
+                where.append("·T".join(inner))
+            row[p] = "killed " + ", ".join(where) if hit else "—"
         other = [f for f in flips if f.split(" (")[0] not in PROPERTIES]
         row["witnesses flipped"] = str(len(other)) if other else "—"
-        row["reference"] = (f"killed {x.get('reference_divergent')}/{x.get('reference_traces')}"
-                            if x.get("killed_reference") else
-                            f"survived 0/{x.get('reference_traces')}")
-        row["verdict"] = "killed" if x.get("ok") else "NOT KILLED"
+        row["mutation"] = VARIANTS[x["mutant"]].description if x["mutant"] in VARIANTS else ""
         m[x["mutant"]] = row
     return {"matrix": m, "mutants": items}
+
+
+def _default_config() -> Path:
+    from .cli import default_config_path
+
+    return default_config_path()
 
 
 def _not_run(title: str, note: str) -> dict[str, Any]:

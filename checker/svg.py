@@ -61,9 +61,9 @@ def swimlane(cx: dict[str, Any]) -> str:
     steps: list[dict[str, Any]] = cx["steps"]
     T = int(cx["tp_size"])
     focus = cx.get("step")
-    lw, cw, env_h, lane_h, pad = 56, 212, 40, 92, 8
+    lw, cw, env_h, lane_h, pad = 56, 228, 50, 92, 8
     w = lw + cw * len(steps) + pad
-    h = 28 + env_h + lane_h * T + 24
+    h = 28 + env_h + lane_h * T + 6
     out: list[str] = []
     top = 28
     for j, st in enumerate(steps):
@@ -73,9 +73,11 @@ def swimlane(cx: dict[str, Any]) -> str:
                                                                         if is_focus else ""),
                          size=12, anchor="middle", weight="bold", fill=RED if is_focus else INK))
         out.append(_rect(x + 3, top, cw - 6, env_h - 6, AMBER_BG, "#e5c46b", title=st["env"]))
-        out.append(_text(x + 8, top + 13, "env:", size=10, fill=GREY))
-        env = st["env"]
-        out.append(_text(x + 8, top + 27, env, size=10, width=cw - 20, title=env))
+        lines = st.get("env_lines") or [st["env"]]
+        for i, line in enumerate(lines[:3]):
+            shown = line if i < 2 or len(lines) <= 3 else line + " …"
+            out.append(_text(x + 8, top + 14 + 13 * i, shown, size=10, width=cw - 20,
+                             title=st["env"]))
     for r in range(T):
         y = top + env_h + r * lane_h
         out.append(_rect(0, y + 2, w, lane_h - 4, GREY_BG if r % 2 == 0 else "#ffffff", rx=0))
@@ -100,9 +102,6 @@ def swimlane(cx: dict[str, Any]) -> str:
         for r, rc in enumerate(st["ranks"]):
             y = ys + r * lane_h
             out += _cell(x + 6, y + 6, cw - 12, lane_h - 12, rc)
-    out.append(_text(lw, h - 8, "cell: local read (get_buf or cache) → collective "
-                     "(poll MIN, all_reduce MAX) → branch taken;  red = diverging/violating "
-                     "rank", size=10, fill=GREY))
     title = (f"{cx['variant']} / topology {cx['topology']} / T={T}: {cx['property']} "
              "swimlane")
     return _svg(w, h, out, title)
@@ -142,7 +141,7 @@ def placement(cx: dict[str, Any]) -> str:
     P = max((len(r["blocks"]) for r in ranks), default=0)
     lw, bw, bh, gap = 56, 128, 62, 8
     w = lw + P * (bw + gap) + 8
-    h = 24 + len(ranks) * (bh + gap) + 26
+    h = 24 + len(ranks) * (bh + gap) + 4
     out: list[str] = [_text(lw, 14, f"pool at iteration {pl['step']} (after the step's "
                             "transfers landed, as the ranks read it)", size=11, fill=GREY)]
     for r, rk in enumerate(ranks):
@@ -168,9 +167,6 @@ def placement(cx: dict[str, Any]) -> str:
                              "#e5c46b" if aux_hot else "none"))
             out.append(_text(x + 8, y + 51, f"aux [{blk['aux0']}, {blk['aux1']}]", size=10,
                              fill=INK if blk["aux0"] else GREY))
-    out.append(_text(lw, h - 8, "blue outline = block in the request's embedding_indices "
-                     "(#position); yellow aux = the row get_buf reads (aux[0] = total length)",
-                     size=10, fill=GREY))
     return _svg(w, h, out, f"block placement at iteration {pl['step']}")
 
 

@@ -302,7 +302,8 @@ def _text(rep: dict[str, Any], traces: str) -> str:
          f"protocol lines ({i['language_lines']} language, {i['embedding_lines']} "
          f"embedding side), {i['requests']} request(s); match: {rep['match']}"]
     if i["dropped_requests"] or i["dropped_lines"]:
-        L.append(f"CAP: {i['dropped_requests']} request(s) beyond --max-requests and "
+        more = "at least " if i["dropped_requests"] >= Collector.MAX_DROPPED_KEYS else ""
+        L.append(f"CAP: {more}{i['dropped_requests']} request(s) beyond --max-requests and "
                  f"{i['dropped_lines']} line(s) not kept (see --max-requests, "
                  f"--max-lines-per-rank)")
     if rep["embedding_side"]["counts"]:
@@ -373,7 +374,8 @@ def _text(rep: dict[str, Any], traces: str) -> str:
                             f" E={c['embedding_tp_size']}" if c["embedding_tp_size"] else "")
                         L.append(f"      {lab}: {q['detail']}")
         shown = 0
-        for c in r["combos"]:
+        # the plainest explanation first (no faults, no stale aux rows)
+        for c in sorted(r["combos"], key=lambda c: not c.get("plain_run")):
             if c["timeline"] and (traces == "all" or shown == 0):
                 L.append("")
                 L.extend("   " + x for x in c["timeline"].splitlines())

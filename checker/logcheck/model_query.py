@@ -285,6 +285,7 @@ class ComboResult:
     timeline: str = ""
     properties: list[PropVerdict] = field(default_factory=list)
     placement: dict[int, list[int]] = field(default_factory=dict)
+    plain: bool = False  # the shown run uses no faults and no stale aux rows
 
     @property
     def label(self) -> str:
@@ -303,6 +304,7 @@ class ComboResult:
                 "reason": self.reason, "scenario": self.scenario,
                 "properties": [p.to_json() for p in self.properties],
                 "placement": {f"TP{r}": ks for r, ks in self.placement.items()},
+                "plain_run": self.plain,
                 "timeline": self.timeline}
 
 
@@ -338,6 +340,10 @@ def analyse(cfg: ModelConfig, variant: str, req: RequestObs, match: Match,
     else:
         assert m is not None
         res.verdict = "consistent"
+        if trace:  # prefer a plain explanation: no faults, no stale aux rows
+            st2, m2, _w = _solve(u, z3.And(enc.goal, _plain(u)))
+            res.plain = st2 == "sat"
+            m = m2 if m2 is not None else m
         focus = None
         res.placement = placement(u, m, enc)
         for name in properties:
@@ -350,6 +356,14 @@ def analyse(cfg: ModelConfig, variant: str, req: RequestObs, match: Match,
                                                         focus, verbose)
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _plain(u: bmc.Unrolling) -> Any:
+    sy = u.sym
+    faults = [x for ch in sy.choices for x in [ch.abort, *ch.chunk_fail, *ch.alloc_fail]
+              if not isinstance(x, bool)]
+    stale = [x == 0 for row in sy.aux0 + sy.aux1 for x in row]
+    return z3.And(*[z3.Not(x) for x in faults], *stale)
 
 
 def _property(u: bmc.Unrolling, enc: Encoding, name: str, m0: z3.ModelRef) -> PropVerdict:

@@ -87,6 +87,8 @@ class Stats:
 
 
 class Collector:
+    MAX_DROPPED_KEYS = 50_000  # bounds the memory of counting dropped requests
+
     def __init__(self, max_requests: int = 10_000, max_lines: int = 256,
                  max_embedding_examples: int = 20) -> None:
         self.max_requests = max_requests
@@ -115,7 +117,7 @@ class Collector:
         req = self.requests.get(key)
         if req is None:
             if len(self.requests) >= self.max_requests:
-                if len(self.dropped_keys) < 1_000_000:
+                if len(self.dropped_keys) < self.MAX_DROPPED_KEYS:  # counted exactly up to it
                     self.dropped_keys.add(key)
                 st.dropped_lines += 1
                 return

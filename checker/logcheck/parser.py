@@ -248,6 +248,10 @@ def parse_line(line: str) -> Parsed | None:
     if "\x00" in line:
         raise LogFormatError("NUL byte in line (binary data?)")
     s = line.rstrip("\r\n")
+    if len(s) >= 100 and _HEAD_RE.search(s) is None:  # fast path: unrelated line
+        if s.startswith("[") and "]" not in s and re.search(r"\bTP\d*$|\[TP", s):
+            raise LogFormatError("truncated [... TP<r>] prefix")
+        return None
     m = _PREFIX_RE.match(s)
     tags = _tags(m.group("inner")) if m else None
     if m is None or tags is None:

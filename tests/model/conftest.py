@@ -1,0 +1,13 @@
+"""Shared fixtures for the model and prover tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from ranksync.checker.config import ProveConfig, load
+from ranksync.checker.cli import DEFAULT_CONFIG
+
+
+@pytest.fixture(scope="session")
+def pc() -> ProveConfig:
+    return load(DEFAULT_CONFIG)

@@ -1,0 +1,75 @@
+"""Every obligation of a small configuration as a pytest item: its verdict must equal the
+declared one (configs/default.toml, [expect] / [witnesses]; an undeclared witness must be
+REACHABLE). Obligations with no declared verdict are skipped with the reason.
+
+The configuration is `$RANKSYNC_OBLIGATIONS_CONFIG` or the default one, restricted to the TP
+sizes in `$RANKSYNC_OBLIGATIONS_TP_SIZES` (default 1,2: about 20 s on 2 cores). All items
+share one `run_all` (a session fixture); collection itself runs no solver.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ranksync.checker.config import ProveConfig, load
+from ranksync.checker.prove import Row, run_all, witness_names
+from ranksync.spec.properties import PROPERTIES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config() -> ProveConfig:
+    path = os.environ.get("RANKSYNC_OBLIGATIONS_CONFIG") or str(ROOT / "configs" / "default.toml")
+    pc = load(path)
+    sizes = os.environ.get("RANKSYNC_OBLIGATIONS_TP_SIZES", "1,2")
+    wanted = [int(x) for x in sizes.split(",") if x.strip()]
+    pc.tp_sizes = [t for t in pc.tp_sizes if t in wanted] or wanted
+    return pc
+
+
+PC = _config()
+KEYS = [(v, t, n, kind, name) for v in PC.variants for t in PC.topologies for n in PC.tp_sizes
+        for kind, names in (("property", list(PROPERTIES)), ("witness", witness_names()))
+        for name in names]
+
+
+def _id(k: tuple[Any, ...]) -> str:
+    v, t, n, kind, name = k
+    return f"{v}-{t}-T{n}-{kind}-{name}".replace(" ", "_")
+
+
+def shared_rows(config: pytest.Config, pc: ProveConfig) -> list[Row]:
+    """One run_all per configuration and session (tests/report reuses it)."""
+    cache: dict[Any, list[Row]] = config.__dict__.setdefault("_ranksync_prove_cache", {})
+    key = (pc.path, tuple(pc.tp_sizes), tuple(pc.variants), tuple(pc.topologies))
+    if key not in cache:
+        cache[key] = run_all(pc, min(2, os.cpu_count() or 1))
+    return cache[key]
+
+
+@pytest.fixture(scope="session")
+def verdicts(pytestconfig: pytest.Config) -> dict[tuple[Any, ...], Row]:
+    rows = shared_rows(pytestconfig, PC)
+    return {(r.variant, r.topology, r.tp_size, r.kind, r.name): r for r in rows}
+
+
+@pytest.mark.parametrize("key", KEYS, ids=[_id(k) for k in KEYS])
+def test_obligation(key: tuple[Any, ...], verdicts: dict[tuple[Any, ...], Row]) -> None:
+    v, t, n, kind, name = key
+    r = verdicts.get(key)
+    assert r is not None, f"prove did not check {key}"
+    if r.verdict == "UNKNOWN":
+        pytest.fail(f"solver gave no verdict ({r.reason}); raise timeout_seconds or lower T")
+    where = "" if r.step is None else f" at iteration {r.step}"
+    if r.expected is None:
+        pytest.skip(f"no declared verdict (got {r.verdict}{where}): declare it under "
+                    f"[expect.{v}.{t}] in {PC.path}")
+    assert r.verdict == r.expected, (
+        f"{v} / topology {t} / T={n} {kind} {name!r}: {r.verdict}{where} by {r.method}, "
+        f"declared {r.expected}. See `ranksync explain {v} {name} --topology {t} --ranks {n}`"
+        if kind == "property" else
+        f"{v} / topology {t} / T={n} witness {name!r}: {r.verdict}, declared {r.expected} "
+        f"(declare it under [witnesses.{v}.{t}] in {PC.path} if this is intended)")
