@@ -180,3 +180,33 @@ def check_reachable(u: Unrolling, pred: Pred) -> Result:
         return Result(REACHABLE, k, m, dt)
     return Result(UNKNOWN, seconds=dt, reason=why)
 
+
+
+def check_many(u: Unrolling, preds: dict[str, Pred]) -> dict[str, Result]:
+    """Decide several reachability questions with as few solver calls as possible: ask for a
+    run satisfying any of them; every question that run answers is settled (SAT), the rest are
+    asked again; one UNSAT settles all that remain. On UNKNOWN each remaining question is
+    asked on its own, so a hard one cannot hide the others' verdicts."""
+    terms = {n: _terms(u, p) for n, p in preds.items()}
+    out: dict[str, Result] = {}
+    todo = list(preds)
+    while todo:
+        t0 = time.perf_counter()
+        r, m, why = solve(u, z3.Or(*[t for n in todo for t in terms[n]]))
+        dt = time.perf_counter() - t0
+        if r == z3.unsat:
+            for n in todo:
+                out[n] = Result("unsat", seconds=dt / len(todo))
+            break
+        if m is None:
+            for n in todo:
+                r1, k1, m1, why1 = _first_sat(u, terms[n])
+                out[n] = Result({"unsat": "unsat", "sat": "sat"}.get(r1, UNKNOWN), k1, m1,
+                                reason=why1 or why)
+            break
+        hit = [n for n in todo if any(z3.is_true(m.eval(t, model_completion=True))
+                                      for t in terms[n])]
+        for n in hit:
+            out[n] = Result("sat", first_step(u, m, terms[n]), m, dt / len(hit))
+        todo = [n for n in todo if n not in hit]
+    return out

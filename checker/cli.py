@@ -39,16 +39,15 @@ def load_config(path: str | None) -> ProveConfig:
 
 
 def default_config_path() -> Path:
-    """configs/default.toml of the checkout, or [tool.ranksync] config = ... in pyproject."""
+    """./pyproject.toml if it has a [tool.ranksync] table, else configs/default.toml."""
     cwd = Path.cwd() / "pyproject.toml"
     if cwd.is_file():
         import tomllib
         try:
-            tool = tomllib.loads(cwd.read_text()).get("tool", {}).get("ranksync", {})
+            if "ranksync" in tomllib.loads(cwd.read_text()).get("tool", {}):
+                return cwd
         except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-            tool = {}
-        if isinstance(tool.get("config"), str):
-            return (cwd.parent / tool["config"]).resolve()
+            pass
     return DEFAULT_CONFIG
 
 
@@ -67,8 +66,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(), help="TOML config "
-              "(default: configs/default.toml, or [tool.ranksync] config in ./pyproject.toml)")
+@click.option("--config", "config_path", type=click.Path(), help="TOML config (default: "
+              "[tool.ranksync] of ./pyproject.toml, else configs/default.toml)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable results")
 @click.option("--jobs", type=int, help="worker processes (default from the config)")
 @click.option("--tp-sizes", callback=csv_ints, help="override: e.g. 1,2,4")

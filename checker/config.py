@@ -33,6 +33,7 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["prove"],
     "properties": {
+        "extends": {"type": "string"},
         "model": {
             "type": "object", "additionalProperties": False,
             "properties": {
@@ -120,8 +121,15 @@ def _pick(v: Any, tp_size: int) -> str | None:
     return str(v.get(f"T{tp_size}", v["default"]))
 
 
-def load(path: str | Path) -> ProveConfig:
-    p = Path(path)
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read(p: Path, depth: int = 0) -> dict[str, Any]:
+    """The TOML of p, with `extends = "other.toml"` (relative to p) merged underneath."""
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -134,6 +142,18 @@ def load(path: str | Path) -> ProveConfig:
         raw = raw.get("tool", {}).get("ranksync")
         if raw is None:
             raise ConfigError(f"{p}: has no [tool.ranksync] table")
+    base = raw.get("extends")
+    if isinstance(base, str):
+        if depth > 4:
+            raise ConfigError(f"{p}: `extends` chain too deep")
+        raw = _merge(_read(p.parent / base, depth + 1), raw)
+        raw.pop("extends", None)
+    return raw
+
+
+def load(path: str | Path) -> ProveConfig:
+    p = Path(path)
+    raw = _read(p)
     try:
         jsonschema.validate(raw, SCHEMA)
     except jsonschema.ValidationError as e:

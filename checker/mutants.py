@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import click
-
 from ranksync.spec.variants import MUTANTS, VARIANTS
 
 from .config import ProveConfig
@@ -70,7 +69,7 @@ def kill_matrix(pc: ProveConfig, mutants: list[str], base: str = "seed",
     groups = [(t, n) for t in pc.topologies for n in pc.tp_sizes]
     base_rows = {(t, n): {(r.kind, r.name): r.verdict for r in check_group(pc, base, t, n)}
                  for t, n in groups}
-    base_traces = {}
+    base_traces: dict[str, dict[str, Any]] = {}
     for t, n in groups:
         base_traces |= trace_set(pc.model_config(n, t), base, random_runs, pc.seed)
     out = []

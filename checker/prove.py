@@ -77,29 +77,37 @@ def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> l
             u = bmc.build(cfg, get_variant(variant), int(pc.timeout_seconds * 1000))
         return u
 
+    # what simulation left open goes to the solver, several questions per call
+    open_props = {n: p.bad for n, p in PROPERTIES.items() if n not in sim.violations}
+    preds = {f"premise: {n}": p.premise for n, p in PROPERTIES.items()} | branch_witnesses()
+    hits = {f"premise: {n}": h for n, h in sim.premises.items()} | sim.branches
+    open_wit = {n: p for n, p in preds.items() if n not in hits}
+    solved_p = bmc.check_many(unrolling(), open_props) if open_props else {}
+    solved_w = bmc.check_many(unrolling(), open_wit) if open_wit else {}
+    prop_verdict = {"unsat": bmc.PROVED, "sat": bmc.VIOLATED}
+    wit_verdict = {"unsat": bmc.UNREACHABLE, "sat": bmc.REACHABLE}
+
     rows: list[Row] = []
-    for name, prop in PROPERTIES.items():
+    for name in PROPERTIES:
         exp = pc.expected(variant, topology, name, tp_size)
         if name in sim.violations:
-            h = sim.violations[name]
             rows.append(Row(variant, topology, tp_size, "property", name, bmc.VIOLATED, exp,
-                            "simulation", sim_dt, h.step, bound=bound))
+                            "simulation", sim_dt, sim.violations[name].step, bound=bound))
             continue
-        r = bmc.check_property(unrolling(), prop)
-        rows.append(Row(variant, topology, tp_size, "property", name, r.verdict, exp, "bmc",
-                        r.seconds, r.step, r.reason, bound))
-    preds = {f"premise: {n}": p.premise for n, p in PROPERTIES.items()}
-    preds.update(branch_witnesses())
-    hits = {f"premise: {n}": h for n, h in sim.premises.items()} | sim.branches
-    for name, pred in preds.items():
+        r = solved_p[name]
+        rows.append(Row(variant, topology, tp_size, "property", name,
+                        prop_verdict.get(r.verdict, bmc.UNKNOWN), exp, "bmc", r.seconds,
+                        r.step, r.reason, bound))
+    for name in preds:
         exp = pc.expected_witness(variant, topology, name, tp_size)
         if name in hits:
             rows.append(Row(variant, topology, tp_size, "witness", name, bmc.REACHABLE, exp,
                             "simulation", 0.0, hits[name].step, bound=bound))
             continue
-        r = bmc.check_reachable(unrolling(), pred)
-        rows.append(Row(variant, topology, tp_size, "witness", name, r.verdict, exp, "bmc",
-                        r.seconds, r.step, r.reason, bound))
+        r = solved_w[name]
+        rows.append(Row(variant, topology, tp_size, "witness", name,
+                        wit_verdict.get(r.verdict, bmc.UNKNOWN), exp, "bmc", r.seconds,
+                        r.step, r.reason, bound))
     return rows
 
 

@@ -881,6 +881,8 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
             "topologies": sorted({r["topology"] for r in rows}), "source": source,
             "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "command": " ".join(["ranksync", *sys.argv[1:]]) if sys.argv else "",
+            "reused": (["prove"] if from_json else [])
+            + [k for k, sec in sections.items() if sec.get("source", "").endswith(".json")],
             "wall": {"prove": prove_wall, "counterexamples": cex_wall,
                      **{k: s.get("seconds", 0.0) for k, s in sections.items()}}}
     doc = build(rows, cexs, sections, meta)

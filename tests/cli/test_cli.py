@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from ranksync.checker.cli import main
 
 SMALL = """

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from ranksync.checker.config import ProveConfig, load
 from ranksync.checker.cli import DEFAULT_CONFIG
+from ranksync.checker.config import ProveConfig, load
 
 
 @pytest.fixture(scope="session")

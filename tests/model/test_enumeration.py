@@ -4,7 +4,6 @@ the model's behaviour changes these numbers; update them only for an intended ch
 from __future__ import annotations
 
 import pytest
-
 from ranksync.checker.enumerate import enumerate_states
 from ranksync.spec.config import ModelConfig
 

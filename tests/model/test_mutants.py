@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ranksync.checker import bmc
 from ranksync.spec.properties import PROPERTIES
 from ranksync.spec.variants import MUTANTS, get_variant

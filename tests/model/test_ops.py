@@ -8,7 +8,6 @@ import random
 import z3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from ranksync.checker import bmc
 from ranksync.checker.scenario import LIST_FIELDS
 from ranksync.checker.simulate import random_scenario

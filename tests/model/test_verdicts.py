@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ranksync.checker import bmc
 from ranksync.checker.explain import explain
 from ranksync.spec.properties import PROPERTIES

@@ -1,6 +1,7 @@
 """One report for the whole tests/report session: the default configuration's obligations for
-T <= 2 (shared with tests/test_obligations.py when both run), all counterexamples explained,
-written through the CLI from a prove JSON (the `--from-json` path CI uses)."""
+T <= 2 (proved once, shared with tests/test_obligations.py when both run), topology b, all its
+counterexamples explained, written through the CLI from a prove JSON (the `--from-json` path
+CI uses) with a kill matrix given as JSON."""
 
 from __future__ import annotations
 
@@ -56,8 +57,10 @@ def prove_json(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFac
     pc = small_config()
     rows = shared_rows(pytestconfig, pc)
     p = tmp_path_factory.mktemp("prove") / "prove.json"
+    # topology b only: the same page structure at half the explain time (the full default
+    # report is rendered by `ranksync report`; this keeps the suite near its time budget)
     p.write_text(json.dumps({"config": pc.path, "wall_seconds": 1.0, "ok": False,
-                             "rows": [r.to_json() for r in rows]}))
+                             "rows": [r.to_json() for r in rows if r.topology == "b"]}))
     return p
 
 
