@@ -127,12 +127,17 @@ def prove(config_path: str | None, as_json: bool, jobs: int | None, tp_sizes: li
 @click.option("--receivers", callback=csv_ints, help="topology b: ranks that receive data")
 @click.option("--embedding-ranks", type=int, help="topology a: E")
 @click.option("--depth", type=int)
+@click.option("--faults/--no-faults", default=None,
+              help="allow aborts and transfer failures (default: from the config)")
+@click.option("--stale", type=click.Choice(["zeros", "any"]),
+              help="initial aux rows: zeros, or earlier occupants' (default: from the config)")
 @click.option("--config", "config_path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="show every event, not only log lines")
 def explain(variant: str, prop: str, topology: str, ranks: int | None,
             receivers: list[int] | None, embedding_ranks: int | None, depth: int | None,
-            config_path: str | None, as_json: bool, verbose: bool) -> None:
+            faults: bool | None, stale: str | None, config_path: str | None, as_json: bool,
+            verbose: bool) -> None:
     """The counterexample of PROPERTY for VARIANT as a per-rank timeline of the engine's log
     lines, or what was proved and to which bound."""
     from . import bmc
@@ -146,6 +151,10 @@ def explain(variant: str, prop: str, topology: str, ranks: int | None,
     over: dict[str, Any] = {}
     if depth:
         over["depth"] = depth
+    if faults is not None:
+        over["faults"] = faults
+    if stale:
+        over["stale"] = stale
     if receivers is not None:
         if topology != "b":
             fail_input("--receivers applies to topology b")
@@ -195,26 +204,19 @@ def witnesses(config_path: str | None, as_json: bool, tp_sizes: list[int] | None
     sys.exit(1 if bad else 0)
 
 
-def _register_optional() -> None:
-    """Subcommands living in their own modules."""
-    from importlib import import_module
+def _register() -> None:
+    """Subcommands that live in their own modules."""
+    from .conformance import replay, traces
+    from .enginediff.cli import engine_diff
+    from .logcheck.cli import logcheck
+    from .mutants import mutants
+    from .report import report
 
-    for mod, name in [("ranksync.checker.enginediff.cli", "engine_diff"),
-                      ("ranksync.checker.conformance", "replay"),
-                      ("ranksync.checker.conformance", "traces"),
-                      ("ranksync.checker.mutants", "mutants"),
-                      ("ranksync.checker.logcheck.cli", "logcheck"),
-                      ("ranksync.checker.report", "report")]:
-        try:
-            cmd = getattr(import_module(mod), name)
-        except ModuleNotFoundError as e:
-            if e.name and e.name.startswith("ranksync"):
-                continue
-            raise
+    for cmd in (traces, replay, mutants, engine_diff, logcheck, report):
         main.add_command(cmd)
 
 
-_register_optional()
+_register()
 
 if __name__ == "__main__":
     main()

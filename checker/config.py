@@ -34,6 +34,7 @@ SCHEMA: dict[str, Any] = {
     "required": ["prove"],
     "properties": {
         "extends": {"type": "string"},
+        "report": {"type": "object"},  # [tool.ranksync.report]: read by `ranksync report`
         "model": {
             "type": "object", "additionalProperties": False,
             "properties": {

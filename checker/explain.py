@@ -128,4 +128,8 @@ def reproduce(variant: str, prop: str, cfg: ModelConfig) -> str:
     cmd = f"ranksync explain {variant} {prop} --topology {cfg.topology} --ranks {cfg.tp_size}"
     if cfg.receivers is not None:
         cmd += " --receivers " + ",".join(map(str, cfg.receivers))
+    if not cfg.faults:
+        cmd += " --no-faults"
+    if cfg.stale == "zeros":
+        cmd += " --stale zeros"
     return f"reproduce: {cmd}"
