@@ -159,27 +159,25 @@ def _first_sat(u: Unrolling, terms: list[Any], shortest: bool = False
     return "sat", k, m, ""
 
 
-def check_property(u: Unrolling, prop: Property, shortest: bool = False) -> Result:
+def _check(u: Unrolling, pred: Pred, yes: str, no: str, shortest: bool) -> Result:
     t0 = time.perf_counter()
-    res, k, m, why = _first_sat(u, _terms(u, prop.bad), shortest)
+    res, k, m, why = _first_sat(u, _terms(u, pred), shortest)
     dt = time.perf_counter() - t0
     if res == "unsat":
-        return Result(PROVED, seconds=dt)
+        return Result(no, seconds=dt)
     if res == "sat":
-        return Result(VIOLATED, k, m, dt)
+        return Result(yes, k, m, dt)
     return Result(UNKNOWN, seconds=dt, reason=why)
+
+
+def check_property(u: Unrolling, prop: Property, shortest: bool = False) -> Result:
+    """PROVED up to the bound, or VIOLATED with a run (the shortest if asked)."""
+    return _check(u, prop.bad, VIOLATED, PROVED, shortest)
 
 
 def check_reachable(u: Unrolling, pred: Pred) -> Result:
-    t0 = time.perf_counter()
-    res, k, m, why = _first_sat(u, _terms(u, pred))
-    dt = time.perf_counter() - t0
-    if res == "unsat":
-        return Result(UNREACHABLE, seconds=dt)
-    if res == "sat":
-        return Result(REACHABLE, k, m, dt)
-    return Result(UNKNOWN, seconds=dt, reason=why)
-
+    """A witness: REACHABLE with a run, or UNREACHABLE within the bound."""
+    return _check(u, pred, REACHABLE, UNREACHABLE, False)
 
 
 def check_many(u: Unrolling, preds: dict[str, Pred]) -> dict[str, Result]:

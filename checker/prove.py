@@ -142,3 +142,11 @@ def run_all(pc: ProveConfig, jobs: int | None = None,
 
 def iter_failures(rows: list[Row]) -> Iterator[Row]:
     return (r for r in rows if not r.ok)
+
+
+def cached_run_all(cache: dict[Any, list[Row]], pc: ProveConfig) -> list[Row]:
+    """run_all memoised in `cache` per configuration (test sessions share one prove run)."""
+    key = (pc.path, tuple(pc.tp_sizes), tuple(pc.variants), tuple(pc.topologies))
+    if key not in cache:
+        cache[key] = run_all(pc, 2)
+    return cache[key]

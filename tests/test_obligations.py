@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from ranksync.checker.config import ProveConfig, load
-from ranksync.checker.prove import Row, run_all, witness_names
+from ranksync.checker.prove import Row, cached_run_all, witness_names
 from ranksync.spec.properties import PROPERTIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,12 +42,9 @@ def _id(k: tuple[Any, ...]) -> str:
 
 
 def shared_rows(config: pytest.Config, pc: ProveConfig) -> list[Row]:
-    """One run_all per configuration and session (tests/report reuses it)."""
-    cache: dict[Any, list[Row]] = config.__dict__.setdefault("_ranksync_prove_cache", {})
-    key = (pc.path, tuple(pc.tp_sizes), tuple(pc.variants), tuple(pc.topologies))
-    if key not in cache:
-        cache[key] = run_all(pc, min(2, os.cpu_count() or 1))
-    return cache[key]
+    """One prove run per configuration and test session (shared by tests/report and
+    tests/test_obligations.py)."""
+    return cached_run_all(config.__dict__.setdefault("_ranksync_prove_cache", {}), pc)
 
 
 @pytest.fixture(scope="session")

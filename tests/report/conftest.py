@@ -6,14 +6,13 @@ CI uses) with a kill matrix given as JSON."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from ranksync.checker.config import ProveConfig, load
-from ranksync.checker.prove import Row, run_all
+from ranksync.checker.prove import Row, cached_run_all
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "configs" / "default.toml"
@@ -44,12 +43,9 @@ def small_config() -> ProveConfig:
 
 
 def shared_rows(config: pytest.Config, pc: ProveConfig) -> list[Row]:
-    """One run_all per configuration and session (same cache as tests/test_obligations.py)."""
-    cache: dict[Any, list[Row]] = config.__dict__.setdefault("_ranksync_prove_cache", {})
-    key = (pc.path, tuple(pc.tp_sizes), tuple(pc.variants), tuple(pc.topologies))
-    if key not in cache:
-        cache[key] = run_all(pc, min(2, os.cpu_count() or 1))
-    return cache[key]
+    """One prove run per configuration and test session (shared by tests/report and
+    tests/test_obligations.py)."""
+    return cached_run_all(config.__dict__.setdefault("_ranksync_prove_cache", {}), pc)
 
 
 @pytest.fixture(scope="session")
