@@ -75,8 +75,7 @@ class Scenario:
         v = get_variant(self.variant)
         expected = []
         for k in range(len(run.steps)):
-            expected.append(step_events(self.cfg, v.cached_path, v.sync_op is not None, run, k,
-                                        v.sync_sent))
+            expected.append(step_events(self.cfg, v, run, k))
             if run.steps[k].mismatch:
                 break
         # export only effective events: `encode` is a no-op unless enabled (trace-format.md)

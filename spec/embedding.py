@@ -6,7 +6,7 @@ the (already copied) state in place and record observable effects in `Effects`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import buffers
@@ -41,7 +41,6 @@ class Effects:
     delivered: list[list[dict[str, Any]]]
     bad_write: Term = False  # a write into a block the request does not own on that rank
     bad_source: Term = False  # a chunk copied from source blocks already freed
-    log: list[dict[str, Any]] = field(default_factory=list)
 
 
 def update_status(o: Ops, old: Term, s: Term) -> Term:

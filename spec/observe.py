@@ -23,6 +23,7 @@ from .language import (
 )
 from .model import Run, StepRecord
 from .state import GARBAGE
+from .variants import Variant
 
 Event = dict[str, Any]
 DEFAULT_REASON = "Failed due to an unknown reason from another rank"
@@ -50,37 +51,36 @@ def _blocks(bl: list[int], n: int) -> list[int]:
     return [int(b) for b in bl[:n]]
 
 
-def rank_events(cfg: ModelConfig, variant_cached: bool, r: int, ob: LangObs,
-                variant_synced: bool, sync_sent: bool = True) -> list[Event]:
+def rank_events(cfg: ModelConfig, v: Variant, r: int, ob: LangObs) -> list[Event]:
     """Events of rank r in one (non-deadlocked) iteration, in the engine's order."""
-    v = ob.vals
+    vals = ob.vals
     out: list[Event] = []
     rid, h = cfg.rid, cfg.hidden
     if ob.poll_pre:
-        out.append({"ev": "poll", "queue": "prealloc", "result": [int(v["p_pre"])]})
+        out.append({"ev": "poll", "queue": "prealloc", "result": [int(vals["p_pre"])]})
     if ob.pre_branch == PRE_HANDSHAKE_FAILED:
-        out.append(_failure(cfg, r, bool(v["reason_abort_hs"]), "handshake"))
-    if v["pre_alloc_called"]:
-        res = _blocks(v["pre_alloc_blocks"], v["pre_alloc_n"]) if v["pre_alloc_ok"] else None
-        out.append({"ev": "alloc", "num_tokens": int(v["pre_num_tokens"]), "result": res})
+        out.append(_failure(cfg, r, bool(vals["reason_abort_hs"]), "handshake"))
+    if vals["pre_alloc_called"]:
+        res = _blocks(vals["pre_alloc_blocks"], vals["pre_alloc_n"]) if vals["pre_alloc_ok"] else None
+        out.append({"ev": "alloc", "num_tokens": int(vals["pre_num_tokens"]), "result": res})
     if ob.pre_branch == PRE_INIT:
-        out.append({"ev": "init", "blocks": _blocks(v["pre_alloc_blocks"], v["pre_alloc_n"]),
-                    "allocated_tokens": int(v["pre_allocated"])})
+        out.append({"ev": "init", "blocks": _blocks(vals["pre_alloc_blocks"], vals["pre_alloc_n"]),
+                    "allocated_tokens": int(vals["pre_allocated"])})
     if not ob.poll_tr:
         return out
-    out.append({"ev": "poll", "queue": "transfer", "result": [int(v["p_tr"])]})
+    out.append({"ev": "poll", "queue": "transfer", "result": [int(vals["p_tr"])]})
     b = ob.tr_branch
-    old = _blocks(v["old_blocks"], v["old_n"])
+    old = _blocks(vals["old_blocks"], vals["old_n"])
     if b == TR_FAILED:
-        out += [_failure(cfg, r, bool(v["reason_abort"])), {"ev": "free", "blocks": old},
+        out += [_failure(cfg, r, bool(vals["reason_abort"])), {"ev": "free", "blocks": old},
                 {"ev": "removed", "reason": "failed"}]
     elif b in (TR_SUCCESS, TR_SUCCESS_RESUMED, TR_OVERLONG):
-        if v["resumed"]:
-            pl, nk = int(v["partial_len"]), int(v["new_k"])
+        if vals["resumed"]:
+            pl, nk = int(vals["partial_len"]), int(vals["new_k"])
             out.append(_log("INFO", f"Resume transfer for rid={rid}: partial_sent="
-                                    f"{v['partial_sent']}, total_expected={v['partial_total']}, "
-                                    f"remaining_expected={v['remaining']}, allocated_blocks="
-                                    f"{v['n_indices']}"))
+                                    f"{vals['partial_sent']}, total_expected={vals['partial_total']}, "
+                                    f"remaining_expected={vals['remaining']}, allocated_blocks="
+                                    f"{vals['n_indices']}"))
             out.append(_log("INFO", f"Merging resumed transfer data for rid={rid}: "
                                     f"partial_embeds_shape={_size(pl, h)}, new_embeds_shape="
                                     f"{_size(nk, h)}, partial_fill_ids_len={pl}, "
@@ -95,20 +95,20 @@ def rank_events(cfg: ModelConfig, variant_cached: bool, r: int, ob: LangObs,
             else:
                 out.append(_log("INFO", f"Using only new mrope_positions: shape={_size(3, nk)}"))
         if b == TR_OVERLONG:
-            out += [_failure(cfg, r, bool(v["reason_abort"])), {"ev": "free", "blocks": old},
+            out += [_failure(cfg, r, bool(vals["reason_abort"])), {"ev": "free", "blocks": old},
                     {"ev": "removed", "reason": "failed"}]
         else:
-            out.append({"ev": "handoff", "length": int(v["ori"]),
-                        "embedding_length": int(v["emb_len"]),
-                        "mm_inputs": "mock" if v["mock"] else "none", "intact": bool(ob.intact)})
+            out.append({"ev": "handoff", "length": int(vals["ori"]),
+                        "embedding_length": int(vals["emb_len"]),
+                        "mm_inputs": "mock" if vals["mock"] else "none", "intact": bool(ob.intact)})
     elif b in (TR_RESUME, TR_NO_MEMORY, TR_UNEXPECTED):
-        total, sent = int(v["total"]), int(v["sent"])
-        if variant_cached and not v["first"]:
+        total, sent = int(vals["total"]), int(vals["sent"])
+        if v.cached_path and not vals["first"]:
             out.append(_log("INFO", f"Using cached partial_aux_datas for rid={rid}: "
                                     f"actual_total_length={total}, sent_tokens={sent}"))
-        elif variant_synced:
+        elif v.sync_op is not None:
             out.append({"ev": "all_reduce_max", "value": total})
-            if sync_sent:
+            if v.sync_sent:
                 out.append({"ev": "all_reduce_max", "value": sent})
             out.append(_log("INFO", f"Synced aux_datas across ranks for rid={rid}: "
                                     f"actual_total_length={total}, sent_tokens={sent}"))
@@ -116,28 +116,27 @@ def rank_events(cfg: ModelConfig, variant_cached: bool, r: int, ob: LangObs,
             out.append(_log("WARNING", f"Unexpected: Transferring status but sent_tokens={sent} "
                                        f">= actual_total_length={total}"))
             return out
-        need = int(v["need"])
+        need = int(vals["need"])
         out.append(_log("INFO", f"Partial transfer detected for rid={rid}: received "
                                 f"{sent}/{total} tokens, need to resume for {need} more tokens"))
-        new = _blocks(v["resume_blocks"], v["resume_n"])
+        new = _blocks(vals["resume_blocks"], vals["resume_n"])
         alloc_ev = {"ev": "alloc", "num_tokens": need, "result": new if b == TR_RESUME else None}
         free_ev = {"ev": "free", "blocks": old}
-        out += [free_ev, alloc_ev] if v["free_first"] else [alloc_ev, free_ev]
+        out += [free_ev, alloc_ev] if vals["free_first"] else [alloc_ev, free_ev]
         if b == TR_NO_MEMORY:
             out += [_log("ERROR", f"Not enough memory to resume transfer for rid={rid}, "
                                   f"need {need} tokens"),
-                    _failure(cfg, r, bool(v["reason_abort"])), {"ev": "free", "blocks": old},
+                    _failure(cfg, r, bool(vals["reason_abort"])), {"ev": "free", "blocks": old},
                     {"ev": "removed", "reason": "failed"}]
             return out
-        out.append({"ev": "resume", "blocks": new, "sent_tokens": int(v["resume_sent"]),
-                    "allocated_tokens": int(v["resume_allocated"])})
+        out.append({"ev": "resume", "blocks": new, "sent_tokens": int(vals["resume_sent"]),
+                    "allocated_tokens": int(vals["resume_allocated"])})
         out.append(_log("INFO", f"Resume transfer initiated for rid={rid}: allocated "
-                                f"{len(new)} blocks ({int(v['resume_allocated'])} tokens)"))
+                                f"{len(new)} blocks ({int(vals['resume_allocated'])} tokens)"))
     return out
 
 
-def step_events(cfg: ModelConfig, cached_path: bool, synced: bool, run: Run, k: int,
-                sync_sent: bool = True) -> dict[str, Any]:
+def step_events(cfg: ModelConfig, v: Variant, run: Run, k: int) -> dict[str, Any]:
     rec: StepRecord = run.steps[k]
     T = cfg.tp_size
     writes = [[{"block": int(w["block"]),
@@ -152,6 +151,6 @@ def step_events(cfg: ModelConfig, cached_path: bool, synced: bool, run: Run, k: 
     elif not rec.iterated:
         ranks = [[] for _ in range(T)]
     else:
-        ranks = [rank_events(cfg, cached_path, r, rec.obs[r], synced, sync_sent)
+        ranks = [rank_events(cfg, v, r, rec.obs[r])
                  for r in range(T)]
     return {"step": k, "ranks": ranks, "writes": writes, "delivered": delivered}

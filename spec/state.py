@@ -8,7 +8,7 @@ data carries a negative tag, so integrity is a statement about tags and counts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .config import WAITING_FOR_INPUT, ModelConfig
@@ -97,7 +97,6 @@ class State:
     src_alive: Term  # the embedding side still holds the request's source blocks
     src_frees: Term
     deadlock: Term
-    extra: dict[str, Term] = field(default_factory=dict)
 
 
 def copy_rank(x: Any) -> Any:
