@@ -160,7 +160,9 @@ def load(path: str | Path) -> ProveConfig:
     except jsonschema.ValidationError as e:
         where = "/".join(str(x) for x in e.absolute_path) or "(top level)"
         raise ConfigError(f"{p}: invalid config at {where}: {e.message}") from None
-    known = set(branch_witnesses()) | {f"premise: {n}" for n in PROPERTIES}
+    known = {f"premise: {n}" for n in PROPERTIES}
+    for v in VARIANTS.values():
+        known |= set(branch_witnesses(v))
     for v, tops in raw.get("witnesses", {}).items():
         for t, names in tops.items():
             for n in names:

@@ -175,7 +175,7 @@ def trace_set(cfg: ModelConfig, variant: str, random_runs: int = 20, seed: int =
     tag = f"{variant}-{cfg.topology}-T{cfg.tp_size}"
     sim = simulate(cfg, variant, 300, seed)
     wanted: dict[str, Any] = {f"premise: {n}": p.premise for n, p in PROPERTIES.items()}
-    wanted |= branch_witnesses()
+    wanted |= branch_witnesses(get_variant(variant))
     found: dict[str, Scenario] = {}
     for n, h in sim.violations.items():
         found[f"violation: {n}"] = h.scenario

@@ -79,7 +79,8 @@ def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> l
 
     # what simulation left open goes to the solver, several questions per call
     open_props = {n: p.bad for n, p in PROPERTIES.items() if n not in sim.violations}
-    preds = {f"premise: {n}": p.premise for n, p in PROPERTIES.items()} | branch_witnesses()
+    preds = {f"premise: {n}": p.premise for n, p in PROPERTIES.items()}
+    preds |= branch_witnesses(get_variant(variant))
     hits = {f"premise: {n}": h for n, h in sim.premises.items()} | sim.branches
     open_wit = {n: p for n, p in preds.items() if n not in hits}
     solved_p = bmc.check_many(unrolling(), open_props) if open_props else {}

@@ -15,6 +15,7 @@ from typing import Any
 from ranksync.spec.config import ModelConfig
 from ranksync.spec.ops import PyOps
 from ranksync.spec.properties import PROPERTIES, Pred, branch_witnesses
+from ranksync.spec.variants import get_variant
 
 from .scenario import Scenario
 
@@ -90,7 +91,7 @@ def simulate(cfg: ModelConfig, variant: str, runs: int, seed: int = 0) -> SimRes
     rng = random.Random(f"{seed}/{variant}/{cfg}")
     o = PyOps(cfg.block_sizes)
     out = SimResult()
-    branches = branch_witnesses()
+    branches = branch_witnesses(get_variant(variant))
 
     def scan(preds: dict[str, Pred], into: dict[str, Hit], run: Any, sc: Scenario) -> None:
         for name, pred in preds.items():

@@ -238,7 +238,7 @@ class MultimodalLanguageTransferQueue:
         self.rank.recorder.emit({"ev": "all_reduce_max", "value": out})
         return out
 
-    def _handle_failed_request(self, lreq: MultimodalLanguageRequest) -> None:
+    def _handle_failed_request(self, lreq: MultimodalLanguageRequest, free: bool = True) -> None:
         """§8.6: note it frees ``embedding_indices``, whatever was already freed."""
         req = lreq.req
         msg = (
@@ -251,7 +251,8 @@ class MultimodalLanguageTransferQueue:
             msg += f" with exception {exc}"
         self.rank.recorder.error(msg)
         prepare_abort(req, msg, 500)
-        self._free(lreq.embedding_indices)
+        if free:
+            self._free(lreq.embedding_indices)
 
     # -- §8.4 ---------------------------------------------------------------------------
     def pop_transferred(self) -> list[Req]:
@@ -300,6 +301,9 @@ class MultimodalLanguageTransferQueue:
         elif hasattr(req, "partial_aux_datas"):
             total, sent = int(req.partial_aux_datas[0]), int(req.partial_sent_tokens)  # type: ignore[attr-defined]
             rec.info(f"Using cached partial_aux_datas for rid={rid}: actual_total_length={total}, sent_tokens={sent}")
+            if v.wait_while_resume_pending and getattr(req, "resume_pending", False):
+                rec.info(f"Resume transfer pending for rid={rid}: waiting for the resumed data")
+                return False
         else:
             _, ids, _, aux = rank.buffers.get_buf(lreq.embedding_indices)
             total, sent = int(aux[0]), int(ids.shape[0])
@@ -336,13 +340,15 @@ class MultimodalLanguageTransferQueue:
             new = self._alloc(remaining, rid)
         if new is None:
             rec.error(f"Not enough memory to resume transfer for rid={rid}, need {remaining} tokens")
-            # embedding_indices still names the blocks just freed: the handler frees them again.
-            self._handle_failed_request(lreq)
+            # embedding_indices still names the blocks just freed: the handler frees them again
+            # (hardened: it does not).
+            self._handle_failed_request(lreq, free=not v.no_refree_on_failed_resume)
             rec.emit({"ev": "removed", "reason": "failed"})
             return True
         lreq.embedding_indices = new
         allocated = len(new) * bs
         lreq.embedding_receiver.resume_transfer(new, 0 if v.stale_resume_sent else sent, allocated)
+        req.resume_pending = True  # type: ignore[attr-defined]
         rec.info(f"Resume transfer initiated for rid={rid}: allocated {len(new)} blocks ({allocated} tokens)")
         return False
 

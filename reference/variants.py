@@ -26,6 +26,10 @@ class Variant:
     stale_resume_sent: bool = False
     # alloc_before_free: the new allocation is made before the old one is freed.
     alloc_before_free: bool = False
+    # hardened: on the cached path, wait while this request's resume is outstanding
+    wait_while_resume_pending: bool = False
+    # hardened: a failed resume allocation does not free the (already freed) blocks again
+    no_refree_on_failed_resume: bool = False
 
 
 SEED = Variant("seed")
@@ -36,6 +40,8 @@ VARIANTS: dict[str, Variant] = {
     for v in (
         PREFIX,
         SEED,
+        replace(SEED, name="hardened", wait_while_resume_pending=True,
+                no_refree_on_failed_resume=True),
         replace(SEED, name="max_to_min", sync_op="min"),
         replace(SEED, name="drop_sync_sent", sync_sent=False),
         replace(SEED, name="local_total_in_cache", cache_local_total=True),

@@ -34,7 +34,7 @@ NOT_POLLED = 7  # above every KVPoll value: a rank that does not poll does not l
 PRE_NONE, PRE_WAIT, PRE_HANDSHAKE_FAILED, PRE_NO_SPACE, PRE_INIT = 0, 1, 2, 3, 4
 # transfer queue (§8.4)
 TR_NONE, TR_WAIT, TR_FAILED, TR_SUCCESS, TR_SUCCESS_RESUMED, TR_OVERLONG = 0, 1, 2, 3, 4, 5
-TR_RESUME, TR_NO_MEMORY, TR_UNEXPECTED = 6, 7, 8
+TR_RESUME, TR_NO_MEMORY, TR_UNEXPECTED, TR_WAIT_RESUME = 6, 7, 8, 9
 PRE_BRANCHES = {PRE_NONE: "-", PRE_WAIT: "prealloc: waiting",
                 PRE_HANDSHAKE_FAILED: "prealloc: handshake failed",
                 PRE_NO_SPACE: "prealloc: no space", PRE_INIT: "prealloc: alloc + init"}
@@ -44,7 +44,8 @@ TR_BRANCHES = {TR_NONE: "-", TR_WAIT: "Bootstrapping/WaitingForInput: nothing",
                TR_OVERLONG: "Success: ori_input_length > embedding_length -> failure handler",
                TR_RESUME: "Transferring: L > S -> resume", TR_NO_MEMORY:
                "Transferring: L > S, alloc None -> failure handler",
-               TR_UNEXPECTED: "Transferring: L <= S -> 'Unexpected' warning"}
+               TR_UNEXPECTED: "Transferring: L <= S -> 'Unexpected' warning",
+               TR_WAIT_RESUME: "Transferring: resume outstanding -> wait (hardened)"}
 
 
 @dataclass
@@ -88,12 +89,14 @@ def send_message(st: State, r: int, valid: Term, kind: int, sent: Term, allocate
                              "allocated": allocated, "blocks": list(blocks), "n": n})
 
 
-def handle_failed_request(o: Ops, lr: LangRank, ob: LangObs, when: Term) -> None:
+def handle_failed_request(o: Ops, lr: LangRank, ob: LangObs, when: Term, free: bool = True
+                          ) -> None:
     """_handle_failed_request (§8.6): log, failure_exception(), free(embedding_indices)."""
     ob.vals["reason_abort"] = o.If(when, lr.aborted, ob.vals.get("reason_abort", False))
-    foreign = allocator.free(o, lr, lr.embedding_indices, lr.n_indices, when)
-    ob.bad_free = o.Or(ob.bad_free, foreign)
-    ob.freed = o.Or(ob.freed, when)
+    if free:
+        foreign = allocator.free(o, lr, lr.embedding_indices, lr.n_indices, when)
+        ob.bad_free = o.Or(ob.bad_free, foreign)
+        ob.freed = o.Or(ob.freed, when)
     lr.phase = o.If(when, FAILED_OUT, lr.phase)
 
 
@@ -193,7 +196,8 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
         s_syn = s_red if (synced and v.sync_sent) else s_loc
         total = o.If(f, l_syn, lr.partial_total)
         sent = o.If(f, s_syn, lr.partial_sent_tokens)
-        dec = o.And(tr, total > sent)
+        wait = o.And(tr, o.Not(f), lr.resume_pending) if not v.resend_while_pending else False
+        dec = o.And(tr, o.Not(wait), total > sent)
         need = total - sent
         ob.decision = tr
         ob.vals.update(first=f, total=total, sent=sent, need=need, free_first=v.free_before_alloc)
@@ -215,7 +219,8 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
         nomem = o.And(dec, o.Not(a.ok))
         if not v.free_before_alloc:  # the alloc line moved above the free line
             ob.bad_free = o.Or(ob.bad_free, allocator.free(o, lr, old, n_old, dec))
-        handle_failed_request(o, lr, ob, nomem)  # frees embedding_indices: still the old ones
+        # frees embedding_indices: still the old ones (hardened: already freed, not again)
+        handle_failed_request(o, lr, ob, nomem, free=v.refree_on_nomem)
         lr.embedding_indices = [o.If(ok, a.blocks[i], lr.embedding_indices[i])
                                 for i in range(cfg.max_blocks)]
         lr.n_indices = o.If(ok, a.n, lr.n_indices)
@@ -226,6 +231,7 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
             o.And(m["valid"], m["kind"] == RESUME_MSG, j >= ss.inbox_next)
             for j, m in enumerate(ss.inbox)])
         ob.resume = ok
+        lr.resume_pending = o.Or(lr.resume_pending, ok)
         ob.resume_invalid = o.And(ok, o.Or(ss.landed >= p.length, outstanding,
                                            msg_sent != ss.landed))
         send_message(st, r, ok, RESUME_MSG, msg_sent, allocated, a.blocks, a.n)
@@ -239,8 +245,8 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
                       o.If(fresh, TR_SUCCESS,
                            o.If(ok, TR_RESUME,
                                 o.If(nomem, TR_NO_MEMORY,
-                                     o.If(tr, TR_UNEXPECTED,
-                                          o.If(ob.poll_tr, TR_WAIT, TR_NONE))))))))
+                                     o.If(wait, TR_WAIT_RESUME, o.If(tr, TR_UNEXPECTED,
+                                          o.If(ob.poll_tr, TR_WAIT, TR_NONE)))))))))
     return obs
 
 

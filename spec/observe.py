@@ -19,6 +19,7 @@ from .language import (
     TR_SUCCESS,
     TR_SUCCESS_RESUMED,
     TR_UNEXPECTED,
+    TR_WAIT_RESUME,
     LangObs,
 )
 from .model import Run, StepRecord
@@ -101,7 +102,7 @@ def rank_events(cfg: ModelConfig, v: Variant, r: int, ob: LangObs) -> list[Event
             out.append({"ev": "handoff", "length": int(vals["ori"]),
                         "embedding_length": int(vals["emb_len"]),
                         "mm_inputs": "mock" if vals["mock"] else "none", "intact": bool(ob.intact)})
-    elif b in (TR_RESUME, TR_NO_MEMORY, TR_UNEXPECTED):
+    elif b in (TR_RESUME, TR_NO_MEMORY, TR_UNEXPECTED, TR_WAIT_RESUME):
         total, sent = int(vals["total"]), int(vals["sent"])
         if v.cached_path and not vals["first"]:
             out.append(_log("INFO", f"Using cached partial_aux_datas for rid={rid}: "
@@ -112,6 +113,10 @@ def rank_events(cfg: ModelConfig, v: Variant, r: int, ob: LangObs) -> list[Event
                 out.append({"ev": "all_reduce_max", "value": sent})
             out.append(_log("INFO", f"Synced aux_datas across ranks for rid={rid}: "
                                     f"actual_total_length={total}, sent_tokens={sent}"))
+        if b == TR_WAIT_RESUME:
+            out.append(_log("INFO", f"Resume transfer pending for rid={rid}: waiting for the "
+                                    f"resumed data"))
+            return out
         if b == TR_UNEXPECTED:
             out.append(_log("WARNING", f"Unexpected: Transferring status but sent_tokens={sent} "
                                        f">= actual_total_length={total}"))
@@ -126,8 +131,10 @@ def rank_events(cfg: ModelConfig, v: Variant, r: int, ob: LangObs) -> list[Event
         if b == TR_NO_MEMORY:
             out += [_log("ERROR", f"Not enough memory to resume transfer for rid={rid}, "
                                   f"need {need} tokens"),
-                    _failure(cfg, r, bool(vals["reason_abort"])), {"ev": "free", "blocks": old},
-                    {"ev": "removed", "reason": "failed"}]
+                    _failure(cfg, r, bool(vals["reason_abort"]))]
+            if v.refree_on_nomem:
+                out.append({"ev": "free", "blocks": old})
+            out.append({"ev": "removed", "reason": "failed"})
             return out
         out.append({"ev": "resume", "blocks": new, "sent_tokens": int(vals["resume_sent"]),
                     "allocated_tokens": int(vals["resume_allocated"])})

@@ -20,10 +20,12 @@ from .language import (
     TR_NO_MEMORY,
     TR_OVERLONG,
     TR_RESUME,
+    TR_WAIT_RESUME,
 )
 from .model import Run
 from .ops import Ops, Term
 from .state import DONE, FAILED_OUT
+from .variants import Variant
 
 Pred = Callable[[Ops, ModelConfig, Run, int], Term]
 
@@ -216,7 +218,8 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in [
 
 
 # -- sometimes: every branch of §8.3/§8.4 and both paths of the Transferring procedure --------
-def branch_witnesses() -> dict[str, Pred]:
+def branch_witnesses(variant: Variant | None = None) -> dict[str, Pred]:
+    """Every branch of §8.3/§8.4, plus the branches a given design adds."""
     out: dict[str, Pred] = {}
 
     def tr(code: int) -> Pred:
@@ -228,6 +231,8 @@ def branch_witnesses() -> dict[str, Pred]:
             *[x.pre_branch == code for x in run.steps[k].obs]))
 
     for code, name in TR_BRANCHES.items():
+        if code == TR_WAIT_RESUME and (variant is None or variant.resend_while_pending):
+            continue
         if code:
             out[f"transfer: {name}"] = tr(code)
     for code, name in PRE_BRANCHES.items():

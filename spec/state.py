@@ -42,6 +42,7 @@ class LangRank:
     partial_len: Term  # len(partial_fill_ids)
     partial_ok: Term  # the cached rows are source tokens [0, partial_len) in order
     partial_exact: Term  # ... and were read with the writer's per-block counts (mrope stride)
+    resume_pending: Term  # hardened: req has an outstanding resume
     # ReqToMetadataBlockAllocator (§5.2): free_blocks == free_slots[:n_free]
     free_slots: list[Term]
     n_free: Term
@@ -118,7 +119,7 @@ def init_state(cfg: ModelConfig, aux0: list[list[Term]], aux1: list[list[Term]])
             conclude_state=NO_LATCH, aborted=False,
             embedding_indices=[0] * mb, n_indices=0,
             cached=False, partial_total=0, partial_delta=0, partial_sent_tokens=0,
-            partial_len=0, partial_ok=True, partial_exact=True,
+            partial_len=0, partial_ok=True, partial_exact=True, resume_pending=False,
             free_slots=list(range(p)) + [0] * (2 * mb), n_free=p,
             owned=[False] * p, nfree=[1] * p,
             tag=[STALE] * p, cnt=[0] * p, aux0=list(aux0[r]), aux1=list(aux1[r]),

@@ -28,6 +28,12 @@ class Variant:
     resume_sent: Literal["S", "zero"] = "S"
     # step 2: free(current) then alloc(R) (engine) or alloc first
     free_before_alloc: bool = True
+    # cached path: send another resume while this request's resume is outstanding (engine), or
+    # wait for the resumed data (hardened)
+    resend_while_pending: bool = True
+    # resume allocation failed: the failure handler frees embedding_indices although the resume
+    # path has just freed them (engine), or only marks the request failed (hardened)
+    refree_on_nomem: bool = True
     description: str = ""
 
 
@@ -65,7 +71,13 @@ MUTANTS: dict[str, Variant] = {
     ]
 }
 
-VARIANTS: dict[str, Variant] = {"prefix": PREFIX, "seed": SEED, **MUTANTS}
+# The team's design, language side only (issue 7 explores the embedding side): one resume per
+# request, and no second free when the resume allocation fails.
+HARDENED = replace(SEED, name="hardened", resend_while_pending=False, refree_on_nomem=False,
+                   description="seed + wait while a resume is outstanding + no double free on "
+                   "resume allocation failure (language side only)")
+
+VARIANTS: dict[str, Variant] = {"prefix": PREFIX, "seed": SEED, "hardened": HARDENED, **MUTANTS}
 
 
 def get_variant(name: str) -> Variant:

@@ -19,6 +19,12 @@ from ranksync.spec.variants import get_variant
     ("seed", "a", "resume_validity", bmc.VIOLATED),
     ("seed", "a", "conservation", bmc.VIOLATED),
     ("seed", "a", "progress", bmc.PROVED),
+    # the hardened design fixes what the language side can fix, and nothing else
+    ("seed", "a", "conservation", bmc.VIOLATED),
+    ("hardened", "a", "conservation", bmc.PROVED),
+    ("hardened", "a", "resume_validity", bmc.PROVED),
+    ("hardened", "a", "integrity", bmc.VIOLATED),
+    ("hardened", "b", "resume_validity", bmc.VIOLATED),
 ])
 def test_bmc_verdict(pc, variant, topology, prop, verdict):
     u = bmc.build(pc.model_config(2, topology), get_variant(variant))
