@@ -141,8 +141,9 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
         ob.pre_branch = o.If(hs_failed, PRE_HANDSHAKE_FAILED,
                              o.If(ok, PRE_INIT, o.If(try_alloc, PRE_NO_SPACE,
                                                      o.If(ob.poll_pre, PRE_WAIT, PRE_NONE))))
-        ob.vals.update(pre_num_tokens=p.default_tokens, pre_alloc_called=called, pre_alloc_blocks=a.blocks, pre_alloc_n=a.n,
-                       pre_alloc_ok=ok, pre_allocated=allocated)
+        ob.vals.update(pre_num_tokens=p.default_tokens, pre_alloc_called=called,
+                       pre_alloc_blocks=a.blocks, pre_alloc_n=a.n, pre_alloc_ok=ok,
+                       pre_allocated=allocated)
 
     # ---- pop_transferred (§8.4) ----
     tr_polls = []
@@ -200,7 +201,8 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
         dec = o.And(tr, o.Not(wait), total > sent)
         need = total - sent
         ob.decision = tr
-        ob.vals.update(first=f, total=total, sent=sent, need=need, free_first=v.free_before_alloc)
+        ob.vals.update(first=f, total=total, sent=sent, need=need,
+                       free_first=v.free_before_alloc)
         do_cache = o.And(dec, {"once": o.Not(lr.cached), "never": False, "every": True}[v.cache])
         lr.partial_total = o.If(do_cache, total if v.cache_total == "synced" else l_loc,
                                 lr.partial_total)
