@@ -233,7 +233,8 @@ def run_trace(engine: EngineModules, trace: dict[str, Any], rank: int) -> dict[s
             encoding.apply_write(buffers, write, hidden)
         for status in (exp.get("delivered") or [[] for _ in range(tp)])[rank]:
             manager.update_status(room, int(status))
-        if sch.get("abort", False):
+        # abort requests are read by a scheduler iteration: ignored without one (trace format)
+        if sch.get("abort", False) and sch.get("lang", True):
             for entry in list(prealloc.queue) + list(transfer.queue):
                 if entry.req is req:
                     entry.embedding_receiver.abort()
