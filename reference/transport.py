@@ -40,10 +40,8 @@ def session_id(lang_rank: int) -> str:
     return f"{LANG_IP}:{session_port(lang_rank)}"
 
 
-def init_frames(
-    room: int, lang_rank: int, dst_indices: list[int], required: int, allocated_tokens: int
-) -> Frames:
-    """§6 init: 7 frames."""
+def _session_frames(room: int, lang_rank: int, dst_indices: list[int], required: int) -> Frames:
+    """The frames init and resume share (§6): room, endpoint, session, blocks, required."""
     return [
         str(room),
         LANG_IP,
@@ -51,8 +49,14 @@ def init_frames(
         session_id(lang_rank),
         ",".join(str(b) for b in dst_indices),
         str(required),
-        str(allocated_tokens),
     ]
+
+
+def init_frames(
+    room: int, lang_rank: int, dst_indices: list[int], required: int, allocated_tokens: int
+) -> Frames:
+    """§6 init: 7 frames."""
+    return _session_frames(room, lang_rank, dst_indices, required) + [str(allocated_tokens)]
 
 
 def resume_frames(
@@ -64,13 +68,7 @@ def resume_frames(
     allocated_tokens: int,
 ) -> Frames:
     """§6 resume: 8 frames (the embedding thread tells it from init by the count)."""
-    return [
-        str(room),
-        LANG_IP,
-        str(manager_port(lang_rank)),
-        session_id(lang_rank),
-        ",".join(str(b) for b in dst_indices),
-        str(required),
+    return _session_frames(room, lang_rank, dst_indices, required) + [
         str(sent_tokens),
         str(allocated_tokens),
     ]
