@@ -103,7 +103,8 @@ def prove(config_path: str | None, as_json: bool, jobs: int | None, tp_sizes: li
 
         with Progress(console=Console(stderr=True), transient=True,
                       disable=not sys.stderr.isatty()) as prog:
-            n = len(pc.variants) * len(pc.topologies) * len(pc.tp_sizes)
+            n = len(pc.variants) * len(pc.topologies) * len(pc.tp_sizes) + \
+                len(pc.fixpoint_groups())
             task = prog.add_task("proving", total=n)
             rows = run_all(pc, jobs, lambda g, r: prog.advance(task))
     wall = time.perf_counter() - t0
@@ -111,9 +112,11 @@ def prove(config_path: str | None, as_json: bool, jobs: int | None, tp_sizes: li
     if junit:
         Path(junit).write_text(junit_xml(rows, "ranksync.prove"))
     if as_json:
+        from .ledger import ledger
+
         click.echo(json.dumps({"config": pc.path, "wall_seconds": wall,
-                               "ok": not failures, "rows": [r.to_json() for r in rows]},
-                              indent=1))
+                               "ok": not failures, "rows": [r.to_json() for r in rows],
+                               "ledger": [e.to_json() for e in ledger(rows)]}, indent=1))
     else:
         prove_table(con, rows, wall)
     sys.exit(1 if failures else 0)
@@ -176,6 +179,9 @@ def explain(variant: str, prop: str, topology: str, ranks: int | None,
         if ex.verdict == bmc.VIOLATED:
             break
     assert ex is not None
+    if config_path:  # the bounds came from this config: the reproduce line must name it
+        ex.text = "\n".join(ln + f" --config {config_path}" if ln.startswith("reproduce: ")
+                             else ln for ln in ex.text.split("\n"))
     if as_json:
         click.echo(json.dumps(ex.to_json(), indent=1))
     else:

@@ -28,6 +28,16 @@ def _per_t(inner: dict[str, Any]) -> dict[str, Any]:
                               "additionalProperties": False}]}
 
 
+# the symbolic ranges, shared by [model] (BMC) and [fixpoint] (explicit search)
+BOUNDS: dict[str, Any] = {
+    "pool_blocks": {"type": "integer", "minimum": 1, "maximum": 16},
+    "block_sizes": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1}},
+    "length_range": {"type": "array", "minItems": 2, "maxItems": 2,
+                     "items": {"type": "integer", "minimum": 1}},
+    "default_alloc_range": {"type": "array", "minItems": 2, "maxItems": 2,
+                            "items": {"type": "integer", "minimum": 1}},
+}
+
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -39,13 +49,7 @@ SCHEMA: dict[str, Any] = {
             "type": "object", "additionalProperties": False,
             "properties": {
                 "depth": {"type": "integer", "minimum": 1, "maximum": 40},
-                "pool_blocks": {"type": "integer", "minimum": 1, "maximum": 16},
-                "block_sizes": {"type": "array", "minItems": 1,
-                                "items": {"type": "integer", "minimum": 1}},
-                "length_range": {"type": "array", "minItems": 2, "maxItems": 2,
-                                 "items": {"type": "integer", "minimum": 1}},
-                "default_alloc_range": {"type": "array", "minItems": 2, "maxItems": 2,
-                                        "items": {"type": "integer", "minimum": 1}},
+                **BOUNDS,
                 "stale": {"enum": ["zeros", "any"]},
                 "faults": {"type": "boolean"},
                 "alloc_fail": {"enum": ["none", "uniform", "per_rank"]},
@@ -66,6 +70,20 @@ SCHEMA: dict[str, Any] = {
                 "simulations": {"type": "integer", "minimum": 0},
                 "seed": {"type": "integer"},
                 "jobs": {"type": "integer", "minimum": 1},
+            },
+        },
+        "fixpoint": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "tp_sizes": {"type": "array", "items": {"type": "integer", "minimum": 1,
+                                                        "maximum": 4}},
+                "variants": {"type": "array", "items": {"enum": sorted(VARIANTS)}},
+                **BOUNDS,
+                "topologies": {"type": "array", "items": {"enum": ["a", "b"]}},
+                "faults": {"type": "boolean"},
+                "alloc_fail": {"enum": ["none", "uniform", "per_rank"]},
+                "max_depth": {"type": "integer", "minimum": 1},
+                "max_states": {"type": "integer", "minimum": 1},
             },
         },
         "expect": {"type": "object", "additionalProperties": {
@@ -96,6 +114,21 @@ class ProveConfig:
     jobs: int = 2
     expect: dict[str, Any] = field(default_factory=dict)
     witnesses: dict[str, Any] = field(default_factory=dict)
+    fixpoint: dict[str, Any] = field(default_factory=dict)  # [fixpoint]: all-depth domain
+
+    def fixpoint_config(self, tp_size: int, topology: str) -> ModelConfig:
+        """The small domain of the explicit all-depth search (stale aux rows: zeros)."""
+        over = {k: self.fixpoint[k] for k in ("pool_blocks", "block_sizes", "length_range",
+                                              "default_alloc_range", "faults", "alloc_fail")
+                if k in self.fixpoint}
+        over = {k: tuple(v) if isinstance(v, list) else v for k, v in over.items()}
+        return self.model_config(tp_size, topology, stale="zeros", **over)
+
+    def fixpoint_groups(self) -> list[tuple[str, str, int]]:
+        fp = self.fixpoint
+        vs = fp.get("variants", self.variants) if fp else []
+        tops = fp.get("topologies", self.topologies) if fp else []
+        return [(v, t, n) for v in vs for t in tops for n in fp.get("tp_sizes", [])]
 
     def model_config(self, tp_size: int, topology: str, **over: Any) -> ModelConfig:
         m = dict(self.model)
@@ -176,11 +209,13 @@ def load(path: str | Path) -> ProveConfig:
         timeout_seconds=float(pr.get("timeout_seconds", 120)),
         simulations=int(pr.get("simulations", 300)), seed=int(pr.get("seed", 0)),
         jobs=int(pr.get("jobs", 2)), expect=raw.get("expect", {}),
-        witnesses=raw.get("witnesses", {}))
+        witnesses=raw.get("witnesses", {}), fixpoint=raw.get("fixpoint", {}))
     try:
         for t in cfg.tp_sizes:
             for topo in cfg.topologies:
                 cfg.model_config(t, topo)
+        for _, topo, t in cfg.fixpoint_groups():
+            cfg.fixpoint_config(t, topo)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{p}: invalid model bounds: {e}") from None
     return cfg

@@ -112,6 +112,26 @@ def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> l
     return rows
 
 
+def check_fixpoint(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> list[Row]:
+    """All-depth search of the small domain; a violation there that the bounded proof of the
+    same T declares PROVED means the bound was too small, and fails the run."""
+    from .fixpoint import ALWAYS, search
+
+    cfg = pc.fixpoint_config(tp_size, topology)
+    fp = search(cfg, variant, int(pc.fixpoint.get("max_depth", 60)),
+                int(pc.fixpoint.get("max_states", 200_000)))
+    bound = bound_of(cfg) | {"depth": fp.depth, "closed": fp.closed, "states": fp.states}
+    rows = []
+    for name in ALWAYS:
+        got = fp.verdict(name)
+        declared = pc.expected(variant, topology, name, tp_size)
+        exp = "PROVED" if got == bmc.VIOLATED and declared == bmc.PROVED else got
+        rows.append(Row(variant, topology, tp_size, "fixpoint", name, got, exp, "fixpoint",
+                        fp.seconds / len(ALWAYS), fp.violated.get(name),
+                        "" if fp.closed else "search did not close", bound))
+    return rows
+
+
 def groups(pc: ProveConfig) -> list[tuple[str, str, int]]:
     gs = [(v, t, n) for v in pc.variants for t in pc.topologies for n in pc.tp_sizes]
     return sorted(gs, key=lambda g: -g[2])  # largest first: better packing on few workers
@@ -122,23 +142,24 @@ def run_all(pc: ProveConfig, jobs: int | None = None,
             ) -> list[Row]:
     jobs = jobs or pc.jobs
     out: list[Row] = []
-    gs = groups(pc)
+    work = [(check_group, g) for g in groups(pc)] + [(check_fixpoint, g)
+                                                     for g in pc.fixpoint_groups()]
     if jobs <= 1:
-        for g in gs:
-            rows = check_group(pc, *g)
+        for fn, g in work:
+            rows = fn(pc, *g)
             out += rows
             if on_group:
                 on_group(g, rows)
     else:
         with ProcessPoolExecutor(max_workers=jobs) as ex:
-            futs = {ex.submit(check_group, pc, *g): g for g in gs}
+            futs = {ex.submit(fn, pc, *g): g for fn, g in work}
             for f in as_completed(futs):
                 rows = f.result()
                 out += rows
                 if on_group:
                     on_group(futs[f], rows)
-    order = {g: i for i, g in enumerate(sorted(gs, key=lambda g: (g[0], g[1], g[2])))}
-    return sorted(out, key=lambda r: (order[(r.variant, r.topology, r.tp_size)], r.kind != "property"))
+    kinds = {"property": 0, "fixpoint": 1, "witness": 2}
+    return sorted(out, key=lambda r: (r.variant, r.topology, r.tp_size, kinds[r.kind]))
 
 
 def iter_failures(rows: list[Row]) -> Iterator[Row]:

@@ -1,8 +1,10 @@
 """`ranksync report`: the design-review evidence as one self-contained HTML page and a Markdown
 version for pull requests.
 
-Sections: the claim under review and its verdict; the property x variant x topology matrix
-with proof strength; every counterexample (smallest violating T, via `explain`) as a rank
+Sections: the claim under review and its verdict; the designs compared (one row per variant
+and topology, one column per property, each cell the strength the ledger of checker/ledger.py
+gives it: violated, all depths on the small domain, bounded, open); the property x variant x
+topology matrix with proof strength; every counterexample (smallest violating T, via `explain`) as a rank
 swimlane with its block placement, log lines and a reproduce command; witnesses; the mutation
 kill matrix; conformance replay and engine-diff summaries; versions, configuration, wall times
 and prove time against T.
@@ -43,6 +45,8 @@ from rich.table import Table
 
 from . import svg
 from .config import ProveConfig
+from .ledger import ALL_DEPTHS, BOUNDED, OPEN, Entry, ledger
+from .ledger import VIOLATED as L_VIOLATED
 
 VIOLATED, PROVED, UNKNOWN = "VIOLATED", "PROVED", "UNKNOWN"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -125,6 +129,95 @@ def strength(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "min_violated": viol[0]["tp_size"] if viol else None}
 
 
+# -- the ledger (checker/ledger.py): how strong each claim is -----------------------------
+LEDGER_MARK = {L_VIOLATED: "✗ violated", ALL_DEPTHS: "✓ all depths", BOUNDED: "✓ bounded",
+               OPEN: "? open"}
+LEDGER_CSS = {L_VIOLATED: "violated", ALL_DEPTHS: "proved alldepths", BOUNDED: "proved bounded",
+              OPEN: "unknown"}
+
+
+def row_objects(rows: list[dict[str, Any]]) -> list[Any]:
+    """JSON rows as `prove.Row`s; fields a hand-made or older JSON lacks get neutral values."""
+    from .prove import Row
+
+    fields = set(Row.__dataclass_fields__)
+    out = []
+    for r in rows:
+        d: dict[str, Any] = {"expected": None, "method": "", "seconds": 0.0}
+        d.update({k: v for k, v in r.items() if k in fields})
+        d["bound"] = d.get("bound") or {}
+        d["seconds"] = float(d.get("seconds") or 0.0)
+        out.append(Row(**d))
+    return out
+
+
+def ledger_of(rows: list[dict[str, Any]]) -> list[Entry]:
+    return ledger(row_objects(rows))
+
+
+def _variant_key(v: str) -> tuple[int, str]:
+    return (list(VARIANTS).index(v) if v in VARIANTS else len(VARIANTS), v)
+
+
+def _prop_order(names: set[str]) -> list[str]:
+    return [p for p in PROPERTIES if p in names] + sorted(names - set(PROPERTIES))
+
+
+def ledger_cells(entries: list[Entry]) -> tuple[dict[tuple[str, str, str], dict[str, Any]],
+                                                list[str]]:
+    """(variant, topology, property) -> {strength, mark, css, detail, note}; `note` numbers the
+    distinct detail strings (the Markdown footnotes), in matrix order."""
+    cells: dict[tuple[str, str, str], dict[str, Any]] = {}
+    notes: dict[str, int] = {}
+    pidx = {p: i for i, p in enumerate(PROPERTIES)}
+    order = sorted(entries, key=lambda e: (_variant_key(e.variant), e.topology,
+                                           pidx.get(e.property, len(pidx)), e.property))
+    for e in order:
+        n = notes.setdefault(e.detail, len(notes) + 1) if e.detail else None
+        cells[(e.variant, e.topology, e.property)] = {
+            "strength": e.strength, "mark": LEDGER_MARK.get(e.strength, e.strength),
+            "css": LEDGER_CSS.get(e.strength, "none"), "detail": e.detail, "note": n}
+    return cells, list(notes)
+
+
+def designs(rows: list[dict[str, Any]], entries: list[Entry]) -> dict[str, Any]:
+    """Designs compared: one row per (variant, topology), one column per property, each cell
+    the ledger's strength; plus the all-depth searches that back the "all depths" cells."""
+    cells, notes = ledger_cells(entries)
+    keys = sorted({(e.variant, e.topology) for e in entries},
+                  key=lambda k: (_variant_key(k[0]), k[1]))
+    props = _prop_order({e.property for e in entries})
+    body = []
+    span = Counter(v for v, _ in keys)
+    for i, (v, t) in enumerate(keys):
+        desc = VARIANTS[v].description if v in VARIANTS else ""
+        first = i == 0 or keys[i - 1][0] != v
+        body.append({"variant": v, "topology": t, "description": desc,
+                     "span": span[v] if first else 0,
+                     "cells": [cells.get((v, t, p)) or {"strength": "", "mark": "—",
+                                                        "css": "none", "detail": "not checked",
+                                                        "note": None} for p in props]})
+    counts = Counter(e.strength for e in entries)
+    fp = sorted((r for r in rows if r["kind"] == "fixpoint"),
+                key=lambda r: (_variant_key(r["variant"]), r["topology"], r["tp_size"]))
+    runs: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for r in fp:
+        b = r.get("bound") or {}
+        run = runs.setdefault((r["variant"], r["topology"], r["tp_size"]), {
+            "variant": r["variant"], "topology": r["topology"], "tp_size": r["tp_size"],
+            "depth": b.get("depth"), "states": b.get("states"), "closed": b.get("closed"),
+            "length": b.get("length"), "pool_blocks": b.get("pool_blocks"),
+            "alloc_fail": b.get("alloc_fail"), "seconds": 0.0, "verdicts": Counter()})
+        run["seconds"] += float(r.get("seconds") or 0.0)
+        run["verdicts"][r["verdict"]] += 1
+    fixpoint_runs = [{**x, "verdicts": ", ".join(f"{n} {v}" for v, n in
+                                                 sorted(x["verdicts"].items()))}
+                     for x in runs.values()]
+    return {"props": props, "rows": body, "notes": notes,
+            "counts": {s: counts.get(s, 0) for s in (L_VIOLATED, ALL_DEPTHS, BOUNDED, OPEN)},
+            "marks": LEDGER_MARK, "fixpoint_runs": fixpoint_runs}
+
+
 def claim_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
     props = [r for r in rows if r["kind"] == "property" and r["variant"] == CLAIM_VARIANT]
     parts = []
@@ -156,8 +249,11 @@ def claim_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"claim": CLAIM, "verdict": verdict, "css": css, "parts": parts, "beyond": beyond}
 
 
-def matrix(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def matrix(rows: list[dict[str, Any]], entries: list[Entry] | None = None) -> dict[str, Any]:
+    """Property x (variant, topology): the BMC verdicts over T, and the ledger's strength of
+    each cell (bounded, all depths on the small domain, violated, open)."""
     props = [r for r in rows if r["kind"] == "property"]
+    lcells, _ = ledger_cells(ledger_of(rows) if entries is None else entries)
     cols = sorted({(r["variant"], r["topology"]) for r in props},
                   key=lambda c: (list(VARIANTS).index(c[0]) if c[0] in VARIANTS else 99, c[1]))
     names = [p for p in PROPERTIES if any(r["name"] == p for r in props)]
@@ -168,7 +264,12 @@ def matrix(rows: list[dict[str, Any]]) -> dict[str, Any]:
         for v, t in cols:
             s = strength([r for r in props if r["name"] == p and r["variant"] == v
                           and r["topology"] == t])
-            s["anchor"] = f"cex-{v}-{t}-{p}" if s["state"] == "violated" else ""
+            s["anchor"] = f"cex-{v}-{t}-{p}" if s["min_violated"] is not None else ""
+            s["ledger"] = lcells.get((v, t, p))
+            if s["ledger"] and s["ledger"]["strength"] == L_VIOLATED and s["state"] != "violated":
+                # the all-depth search broke what BMC proved within its bound
+                s["state"], s["text"] = "violated", "violated beyond the bound"
+                s["detail"] = s["ledger"]["detail"]
             cells.append(s)
         doc = PROPERTIES[p].doc if p in PROPERTIES else ""
         kind = PROPERTIES[p].kind if p in PROPERTIES else ""
@@ -205,8 +306,12 @@ def witness_matrix(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def time_series(rows: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+    """Seconds of the bounded proof per (variant, topology, T); the all-depth search is
+    timed in the designs section."""
     acc: dict[tuple[str, str, int], float] = {}
     for r in rows:
+        if r.get("kind") == "fixpoint":
+            continue
         k = (r["variant"], r["topology"], r["tp_size"])
         acc[k] = acc.get(k, 0.0) + float(r.get("seconds") or 0.0)
     out: dict[str, list[tuple[int, float]]] = {}
@@ -615,7 +720,8 @@ def run_prove(pc: ProveConfig, jobs: int | None) -> tuple[list[dict[str, Any]], 
 
     t0 = time.perf_counter()
     with _progress() as prog:
-        n = len(pc.variants) * len(pc.topologies) * len(pc.tp_sizes)
+        n = len(pc.variants) * len(pc.topologies) * len(pc.tp_sizes) + \
+            len(pc.fixpoint_groups())
         task = prog.add_task("prove", total=n)
         rows = run_all(pc, jobs, lambda g, r: prog.advance(task))
     return [r.to_json() for r in rows], time.perf_counter() - t0
@@ -650,17 +756,23 @@ def build(rows: list[dict[str, Any]], cexs: list[dict[str, Any]], sections: dict
         if c.get("verdict") == VIOLATED:
             c["swimlane_svg"] = svg.swimlane(c)
             c["placement_svg"] = svg.placement(c) if c.get("placement") else ""
-    bound = props[0].get("bound", {}) if props else {}
+    bound = dict.fromkeys(("depth", "length", "block_sizes", "default_allocate_tokens",
+                           "pool_blocks", "stale", "faults", "alloc_fail", "progress_bound"))
+    bound.update(next((r["bound"] for r in props if r.get("bound")), {}))
+    entries = ledger_of(rows)
     not_declared = [r for r in rows if r.get("expected") is None]
     mismatched = [r for r in rows if r.get("expected") is not None
                   and r["verdict"] != r["expected"]]
     return {
         "title": "ranksync design-review evidence",
-        "claim": claim_verdict(rows), "matrix": matrix(rows), "witnesses": witness_matrix(rows),
+        "claim": claim_verdict(rows), "matrix": matrix(rows, entries),
+        "designs": designs(rows, entries), "ledger": [e.to_json() for e in entries],
+        "witnesses": witness_matrix(rows),
         "counterexamples": cexs, "sections": sections, "meta": meta, "bound": bound,
         "time_svg": svg.time_plot(time_series(rows), "prove time against T"),
         "time_series": time_series(rows),
         "obligations": {"total": len(rows), "properties": len(props),
+                        "fixpoint": sum(r["kind"] == "fixpoint" for r in rows),
                         "undeclared": len(not_declared), "mismatched": len(mismatched),
                         "unknown": sum(r["verdict"] == UNKNOWN for r in rows),
                         "mismatched_rows": [
@@ -697,13 +809,10 @@ def _md_escape(s: Any) -> str:
 
 def junit_report(doc: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     """<testsuites>: prove obligations, counterexample reproduction, conformance, engine-diff."""
-    from .prove import Row
     from .report_text import junit_xml
 
     root = ET.Element("testsuites", name="ranksync.report")
-    fields = set(Row.__dataclass_fields__)
-    robj = [Row(**{k: v for k, v in r.items() if k in fields}) for r in rows]
-    root.append(ET.fromstring(junit_xml(robj, "ranksync.prove")))
+    root.append(ET.fromstring(junit_xml(row_objects(rows), "ranksync.prove")))
     cex = doc["counterexamples"]
     ts = ET.SubElement(root, "testsuite", name="ranksync.counterexamples", tests=str(len(cex)),
                        failures=str(sum(c.get("verdict") != VIOLATED for c in cex)))
@@ -758,6 +867,11 @@ def summary_table(con: Console, doc: dict[str, Any], out: Path) -> None:
         t.add_column(col)
     ob = doc["obligations"]
     t.add_row("claim", doc["claim"]["css"], esc(doc["claim"]["verdict"]))
+    ds = doc["designs"]
+    if ds["rows"]:
+        t.add_row("designs compared", "ok" if not ds["counts"][OPEN] else "open",
+                  f"{len(ds['rows'])} variant·topology × {len(ds['props'])} properties: "
+                  + ", ".join(f"{n} {LEDGER_MARK[k]}" for k, n in ds["counts"].items() if n))
     t.add_row("obligations", "ok" if not ob["mismatched"] and not ob["unknown"] else "differs",
               f"{ob['total']} checked, {ob['mismatched']} not as declared, {ob['unknown']} "
               f"unknown, {ob['undeclared']} undeclared")

@@ -39,8 +39,17 @@ def prove_table(con: Console, rows: list[Row], wall: float) -> None:
     for r in bad_w:
         con.print(f"  [bold red]witness {r.variant}/{r.topology}/T={r.tp_size} {r.name}: "
                   f"{r.verdict}, expected {r.expected}[/]")
+    fps = [r for r in rows if r.kind == "fixpoint"]
+    if fps:
+        con.print(f"all-depth search: {sum(r.ok for r in fps)}/{len(fps)} consistent with the "
+                  f"bounded verdicts")
+        for r in fps:
+            if not r.ok:
+                con.print(f"  [bold red]{r.variant}/{r.topology}/T={r.tp_size} {r.name}: "
+                          f"{r.verdict} beyond the bound (step {r.step})[/]")
+    ledger_table(con, rows)
     fails = [r for r in rows if not r.ok]
-    bound = rows[0].bound if rows else {}
+    bound = next((r.bound for r in rows if r.kind == "property"), {})
     con.print(f"bound: depth {bound.get('depth')}, L {bound.get('length')}, block sizes "
               f"{bound.get('block_sizes')}, default alloc {bound.get('default_allocate_tokens')},"
               f" pool {bound.get('pool_blocks')}; wall {wall:.1f}s")
@@ -49,6 +58,38 @@ def prove_table(con: Console, rows: list[Row], wall: float) -> None:
                   "`ranksync explain VARIANT PROPERTY --topology T --ranks N`")
     else:
         con.print(f"all {len(rows)} obligations as declared")
+
+
+LEDGER_MARK = {"violated": "✗ violated", "all depths (small domain)": "✓ all depths",
+               "bounded": "✓ bounded", "open": "? open"}
+
+
+def ledger_table(con: Console, rows: list[Row]) -> None:
+    """Designs side by side: one line per (variant, topology), one column per property."""
+    from .ledger import ledger
+
+    entries = ledger(rows)
+    if not entries:
+        return
+    props = list(dict.fromkeys(e.property for e in entries))
+    t = Table(title="ledger: strength of each obligation (none is claimed for all T)")
+    t.add_column("variant")
+    t.add_column("topo")
+    for p in props:
+        t.add_column(p.replace("_", " "), overflow="fold")
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for e in entries:
+        cells.setdefault((e.variant, e.topology), {})[e.property] = LEDGER_MARK[e.strength]
+    for (v, topo), c in cells.items():
+        t.add_row(v, topo, *[c.get(p, "") for p in props])
+    con.print(t)
+    shown = set()
+    for e in entries:
+        kind = e.strength if e.strength != "violated" else None
+        if kind and kind not in shown:
+            shown.add(kind)
+            con.print(f"  {LEDGER_MARK[kind]}: e.g. {e.variant}/{e.topology} {e.property}: "
+                      f"{e.detail}")
 
 
 def witness_table(con: Console, rows: list[Row]) -> None:

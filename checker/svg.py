@@ -177,6 +177,7 @@ def time_plot(series: dict[str, list[tuple[int, float]]], title: str = "prove ti
     if not pts:
         return ""
     W, H, lm, r_, t_, b_ = 640, 300, 60, 170, 24, 40
+    H = max(H, t_ + 10 + 18 * len(series))  # room for one legend line per series
     ts = sorted({t for t, _ in pts})
     ymax = max(s for _, s in pts) or 1.0
     ymin = min(s for _, s in pts if s > 0) if any(s > 0 for _, s in pts) else 0.01

@@ -48,6 +48,10 @@ def _event(e: dict[str, Any]) -> str:
             ",".join(STATUS_NAMES[x] for x in e["result"])
     if k == "all_reduce_max":
         return f"        . all_reduce(MAX) -> {e['value']}"
+    if k == "all_reduce_min":
+        return f"        . all_reduce(MIN, got blocks) -> {e['value']}"
+    if k == "cancel":
+        return "        . cancel() sent to the embedding rank; blocks kept until Failed"
     if k == "alloc":
         return f"        . alloc(num_tokens={e['num_tokens']}) -> {e['result']}"
     if k == "free":

@@ -7,6 +7,22 @@ from dataclasses import dataclass
 import torch
 
 AUX_WIDTH = 16
+# aux[2..15] are unused by the engine (§5.1). The embedding side also records the request's
+# room there (trace-format "Designs", gate): aux[2] = 1 marks a row that carries a room,
+# aux[3] = the room (as int32). Rows of earlier occupants (scenario initial_aux, zeros)
+# carry none.
+AUX_HAS_ROOM = 2
+AUX_ROOM = 3
+
+
+def room_as_int32(room: int) -> int:
+    """The room as it is stored in an int32 aux entry (two's complement wrap)."""
+    return (room + 2**31) % 2**32 - 2**31
+
+
+def aux_room(row: torch.Tensor) -> int | None:
+    """The room an aux row carries, or None (never written by the embedding side)."""
+    return int(row[AUX_ROOM]) if int(row[AUX_HAS_ROOM]) == 1 else None
 
 
 @dataclass
@@ -96,6 +112,9 @@ class MultimodalDataBuffers:
         self.aux_datas[first, 0] = length
         if req.mrope_position_delta is not None:
             self.aux_datas[first, 1] = req.mrope_position_delta
+        if req.room is not None:
+            self.aux_datas[first, AUX_HAS_ROOM] = 1
+            self.aux_datas[first, AUX_ROOM] = room_as_int32(req.room)
 
 
 @dataclass
@@ -107,3 +126,4 @@ class SetBufRequest:
     mrope_positions: torch.Tensor | None  # [3, L] int32
     mrope_position_delta: int | None
     embedding_indices: list[int]
+    room: int | None = None  # the request's bootstrap room, recorded in the aux row

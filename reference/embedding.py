@@ -18,7 +18,8 @@ from .buffers import MultimodalDataBuffers, SetBufRequest
 from .kvpoll import KVPoll, update_status
 from .source import GARBAGE_EMB_BITS, GARBAGE_INT, SourceData
 from .trace import Scenario
-from .transport import CopyRequest, Frames, Transport, session_id
+from .transport import CopyRequest, Frames, Transport, is_cancel, session_id
+from .variants import SEED, Variant
 
 logger = logging.getLogger("ranksync.reference.embedding")
 
@@ -47,6 +48,8 @@ class TransferEmbeddingChunk:
     embedding_indices: list[int]
     is_last: bool
     total_tokens: int
+    # per_session (trace-format "Designs"): a resume chunk serves this session only.
+    session: str | None = None
 
 
 def _parse_blocks(frame: str) -> list[int]:
@@ -73,6 +76,8 @@ class MooncakeEmbeddingManager:
     failed_sessions: set[str] = field(default_factory=set)
     failure_records: dict[int, str] = field(default_factory=dict)
     room_queue: dict[int, int] = field(default_factory=dict)
+    # design change per_session (trace-format "Designs")
+    per_session: bool = False
 
     def __post_init__(self) -> None:
         self.transfer_queues: list[deque[TransferEmbeddingChunk]] = [
@@ -119,6 +124,9 @@ class MooncakeEmbeddingManager:
         if frames[0] == "None":  # registration: handshake is done before step 0
             self.failed_sessions.discard(frames[3])
             return
+        if is_cancel(frames):
+            self._cancel(int(frames[0]), frames[3])
+            return
         room = int(frames[0])
         endpoint, dst_port, sid = frames[1], int(frames[2]), frames[3]
         dst = _parse_blocks(frames[4])
@@ -137,7 +145,10 @@ class MooncakeEmbeddingManager:
             if info.src_embedding_indices is not None and (info.total_tokens or 0) > 0:
                 q = self._shard(room)
                 self.transfer_queues[q].append(
-                    TransferEmbeddingChunk(room, list(info.src_embedding_indices), True, info.total_tokens or 0)
+                    TransferEmbeddingChunk(
+                        room, list(info.src_embedding_indices), True, info.total_tokens or 0,
+                        session=sid if self.per_session else None,
+                    )
                 )
                 logger.info(
                     "Resume transfer triggered: room=%s, queue_idx=%s, src_blocks=%s",
@@ -169,31 +180,19 @@ class MooncakeEmbeddingManager:
             return False
         chunk = self.transfer_queues[queue_idx].popleft()
         room = chunk.room
+        if self.per_session:
+            return self._per_session_step(queue_idx, chunk, fail_first_session)
         try:
             processed: list[str] = []
             for i, (sid, info) in enumerate(self._sessions(room)):
                 if sid in self.failed_sessions:
                     self._fail(room, sid, f"Session {sid} failed.")
                     break
-                if info.src_embedding_indices is None:
-                    info.src_embedding_indices = list(chunk.embedding_indices)
-                    info.total_tokens = chunk.total_tokens
-                sent_before = info.sent_tokens
-                ret, partial = self.send_embedding(
-                    sid,
-                    chunk.embedding_indices,
-                    info.dst_embedding_indices,
-                    chunk.total_tokens,
-                    self.src_buffers.block_size,
-                    info.sent_tokens,
-                    info.allocated_tokens,
-                    fail=fail_first_session and i == 0,
-                )
+                ret, partial = self._send_session(chunk, sid, info, fail_first_session and i == 0)
                 if ret != 0:
                     self.failed_sessions.add(sid)
                     self._fail(room, sid, f"Failed to send embedding chunk of {room} to {info.endpoint}:{info.dst_port}")
                     break
-                info.sent_tokens += min(chunk.total_tokens - sent_before, info.allocated_tokens)
                 processed.append(sid)
                 if len(processed) == info.required_dst_info_num:
                     # The status of *this* chunk's last send; says nothing of which round.
@@ -201,15 +200,79 @@ class MooncakeEmbeddingManager:
                     self.update_status(room, status)
                     for s in processed:
                         self.transport.send_status(self.session_ranks[s], room, status)
-            if room not in self.request_status or self.request_status[room] == KVPoll.Success:
-                self.transfer_infos.pop(room, None)
+            self._finish_chunk(room)
         except Exception as exc:  # §7.3 step 8: the worker thread dies
-            logger.exception(
-                "Transfer thread failed because of %s. Embedding instance with bootstrap_port=%s is dead.",
-                exc, "n/a",
-            )
-            self.worker_dead[queue_idx] = True
+            self._worker_died(queue_idx, exc)
         return True
+
+    def _finish_chunk(self, room: int) -> None:
+        """§7.3 step 7: drop the room's records once it is absent or at Success."""
+        if room not in self.request_status or self.request_status[room] == KVPoll.Success:
+            self.transfer_infos.pop(room, None)
+
+    def _worker_died(self, queue_idx: int, exc: Exception) -> None:
+        logger.exception(
+            "Transfer thread failed because of %s. Embedding instance with bootstrap_port=%s is dead.",
+            exc, "n/a",
+        )
+        self.worker_dead[queue_idx] = True
+
+    def _send_session(self, chunk: TransferEmbeddingChunk, sid: str, info: TransferEmbeddingInfo,
+                      fail: bool
+                      ) -> tuple[int, bool]:
+        """§7.3 step 5 for one session: remember the source blocks, write min(remaining,
+        allocated) tokens, advance sent_tokens if the write succeeded."""
+        if info.src_embedding_indices is None:
+            info.src_embedding_indices = list(chunk.embedding_indices)
+            info.total_tokens = chunk.total_tokens
+        sent_before = info.sent_tokens
+        ret, partial = self.send_embedding(
+            sid, chunk.embedding_indices, info.dst_embedding_indices, chunk.total_tokens,
+            self.src_buffers.block_size, info.sent_tokens, info.allocated_tokens, fail=fail)
+        if ret == 0:
+            info.sent_tokens += min(chunk.total_tokens - sent_before, info.allocated_tokens)
+        return ret, partial
+
+    def _per_session_step(self, queue_idx: int, chunk: TransferEmbeddingChunk, fail_first: bool) -> bool:
+        """§7.3 under the design change ``per_session``: a resume chunk serves its session
+        only; each processed session gets its own status right after its write (Success iff
+        it now holds all L tokens); the room is Success once every session of this rank
+        holds L tokens, Transferring before; sessions marked failed are skipped (no write,
+        no status). The room status goes through ``update_status`` (§3.1) like every other
+        update, so a later session's chunk raises a Failed room again."""
+        room = chunk.room
+        try:
+            sessions = self._sessions(room)
+            if chunk.session is not None:
+                sessions = [(sid, info) for sid, info in sessions if sid == chunk.session]
+            for i, (sid, info) in enumerate(sessions):
+                if sid in self.failed_sessions:
+                    continue
+                ret, _partial = self._send_session(chunk, sid, info, fail_first and i == 0)
+                if ret != 0:  # §7.3 step 4 is unchanged: the chunk stops here
+                    self.failed_sessions.add(sid)
+                    self._fail(room, sid, f"Failed to send embedding chunk of {room} to {info.endpoint}:{info.dst_port}")
+                    break
+                own = KVPoll.Success if info.sent_tokens >= chunk.total_tokens else KVPoll.Transferring
+                infos = self.transfer_infos.get(room, {}).values()
+                done = all(x.total_tokens is not None and x.sent_tokens >= x.total_tokens for x in infos)
+                # §3.1 as everywhere: this raises a Failed room again (max(Failed, s) = s).
+                self.update_status(room, KVPoll.Success if done else KVPoll.Transferring)
+                self.transport.send_status(self.session_ranks[sid], room, own)
+            self._finish_chunk(room)
+        except Exception as exc:  # §7.3 step 8: the worker thread dies
+            self._worker_died(queue_idx, exc)
+        return True
+
+    def _cancel(self, room: int, sid: str) -> None:
+        """Design change ``cancel``: a cancel message from session ``sid`` (FIFO with init and
+        resume). No later write to the session; the room is Failed (the inflight poll frees
+        the source blocks); Failed goes to that session even without ``transfer_infos``."""
+        logger.info("Cancel for room=%s session=%s", room, sid)
+        self.failed_sessions.add(sid)
+        self.failure_records.setdefault(room, f"Cancelled by session {sid}")
+        self.update_status(room, KVPoll.Failed)
+        self.transport.send_status(self.session_ranks[sid], room, KVPoll.Failed)
 
     def _fail(self, room: int, sid: str, reason: str) -> None:
         logger.error("Session %s failed with embedding_chunk.room=%r", sid, room)
@@ -304,7 +367,9 @@ class MooncakeEmbeddingSender:
 class EmbeddingRank:
     """Scheduler of one embedding rank: source blocks, ``set_buf``, inflight bookkeeping."""
 
-    def __init__(self, rank: int, scenario: Scenario, transport: Transport, source: SourceData) -> None:
+    def __init__(
+        self, rank: int, scenario: Scenario, transport: Transport, source: SourceData, variant: Variant = SEED
+    ) -> None:
         bs = scenario.block_size
         n_src = -(-scenario.embedding_length // bs)
         self.rank = rank
@@ -320,6 +385,7 @@ class EmbeddingRank:
             src_buffers=self.buffers,
             session_ranks=sessions,
             freed_src_blocks=self.freed_src_blocks,
+            per_session=variant.per_session,
         )
         self.sender = MooncakeEmbeddingSender(self.manager, scenario.room)
         # pop_bootstrapped would allocate after the handshake; the ids are not observed.
@@ -336,6 +402,7 @@ class EmbeddingRank:
                 mrope_positions=self.source.mrope_positions,
                 mrope_position_delta=self.source.delta,
                 embedding_indices=self.src_indices,
+                room=self.scenario.room,  # every variant records it; only ``gate`` reads it
             )
         )
         self.sender.send_embedding(self.src_indices, True, self.scenario.embedding_length, self.scenario.block_size)
@@ -354,10 +421,14 @@ class EmbeddingRank:
 class EmbeddingSide:
     """All E embedding ranks, driven by the schedule's environment events."""
 
-    def __init__(self, scenario: Scenario, transport: Transport, source: SourceData) -> None:
+    def __init__(
+        self, scenario: Scenario, transport: Transport, source: SourceData, variant: Variant = SEED
+    ) -> None:
         self.scenario = scenario
         self.transport = transport
-        self.ranks = [EmbeddingRank(e, scenario, transport, source) for e in range(scenario.embedding_tp_size)]
+        self.ranks = [
+            EmbeddingRank(e, scenario, transport, source, variant) for e in range(scenario.embedding_tp_size)
+        ]
         self.inflight = False
         self.encoded = False
 

@@ -8,13 +8,13 @@ from typing import Any
 import torch
 
 from .allocator import ScheduledAllocator
-from .buffers import MultimodalDataBuffers
+from .buffers import MultimodalDataBuffers, aux_room, room_as_int32
 from .collectives import CollectiveGroup, ReduceOp, poll_and_all_reduce
 from .events import Recorder
 from .kvpoll import KVPoll, update_status
 from .source import SourceData
 from .trace import Scenario
-from .transport import Transport, init_frames, resume_frames
+from .transport import Transport, cancel_frames, init_frames, resume_frames
 from .variants import Variant
 
 DEFAULT_FAILURE_REASON = "Failed due to an unknown reason from another rank"
@@ -92,6 +92,11 @@ class MooncakeEmbeddingReceiver:
                 self.required_dst_info_num, sent_tokens, allocated_tokens,
             ),
         )
+
+    def cancel(self) -> None:
+        """Design change ``cancel``: tell the embedding rank to stop serving this session."""
+        self.recorder.emit({"ev": "cancel"})
+        self.transport.send_to_embedding(self.lang_rank, cancel_frames(self.bootstrap_room, self.lang_rank))
 
     def poll(self) -> KVPoll:
         """§3.2: the latched state if any; Success/Failed latch forever."""
@@ -192,16 +197,22 @@ class MultimodalLanguagePreallocQueue:
         rank = self.rank
         bs = rank.scenario.block_size
         done: list[MultimodalLanguageRequest] = []
+        agree = rank.variant.alloc_agree
         for lr in self.queue:
             if not lr.waiting_for_input:
                 continue
-            if rank.allocator.available_size() <= 0:
+            blocks: list[int] | None = None
+            if rank.allocator.available_size() > 0:
+                n = rank.scenario.default_allocate_tokens
+                blocks = rank.allocator.alloc(num_tokens=n, req_id=lr.req.rid, fake=False)
+                rank.recorder.emit({"ev": "alloc", "num_tokens": n, "result": blocks})
+            elif not agree:
                 break
-            n = rank.scenario.default_allocate_tokens
-            blocks = rank.allocator.alloc(num_tokens=n, req_id=lr.req.rid, fake=False)
-            rank.recorder.emit({"ev": "alloc", "num_tokens": n, "result": blocks})
+            if agree:
+                # alloc_agree: a rank with nothing free takes part too (it contributes 0).
+                blocks = rank.agree_on_alloc(blocks)
             if blocks is None:
-                break
+                break  # alloc_agree: the request stays in the prealloc queue on every rank
             lr.embedding_indices = blocks
             lr.embedding_receiver.init(embedding_indices=blocks, allocated_tokens=len(blocks) * bs)
             done.append(lr)
@@ -239,8 +250,15 @@ class MultimodalLanguageTransferQueue:
         return out
 
     def _handle_failed_request(self, lreq: MultimodalLanguageRequest, free: bool = True) -> None:
-        """§8.6: note it frees ``embedding_indices``, whatever was already freed."""
+        """§8.6: note it frees ``embedding_indices``, whatever was already freed.
+
+        ``free=False``: no_refree after a failed resume allocation (nothing is held). Under
+        the design change ``cancel`` the free is replaced by a cancel message, and the blocks
+        are kept until the room's status is Failed (:meth:`LanguageRank.deferred_frees`)."""
         req = lreq.req
+        # cancel: a Failed the embedding side already sent counts, although
+        # failure_exception() (clear()) drops the room from request_status just below.
+        confirmed = self.rank.manager.request_status.get(req.bootstrap_room) == KVPoll.Failed
         msg = (
             f"MultiModalLanguage transfer failed for request rank={self.rank.rank} "
             f"language_req.req.rid={req.rid!r} language_req.req.bootstrap_room={req.bootstrap_room}"
@@ -251,7 +269,11 @@ class MultimodalLanguageTransferQueue:
             msg += f" with exception {exc}"
         self.rank.recorder.error(msg)
         prepare_abort(req, msg, 500)
-        if free:
+        if self.rank.variant.cancel:
+            lreq.embedding_receiver.cancel()
+            if free:
+                self.rank.held_blocks.append((req.bootstrap_room, list(lreq.embedding_indices), confirmed))
+        elif free:
             self._free(lreq.embedding_indices)
 
     # -- §8.4 ---------------------------------------------------------------------------
@@ -259,7 +281,8 @@ class MultimodalLanguageTransferQueue:
         if not self.queue:
             return []
         rec = self.rank.recorder
-        polls = poll_and_all_reduce([lr.embedding_receiver for lr in self.queue], self.rank.gloo_group)
+        pollers = [_GatedPoller(self.rank, lr) if self.rank.variant.gate else lr.embedding_receiver for lr in self.queue]
+        polls = poll_and_all_reduce(pollers, self.rank.gloo_group)
         rec.emit({"ev": "poll", "queue": "transfer", "result": polls})
         transferred: list[Req] = []
         leaving: list[MultimodalLanguageRequest] = []
@@ -301,16 +324,17 @@ class MultimodalLanguageTransferQueue:
         elif hasattr(req, "partial_aux_datas"):
             total, sent = int(req.partial_aux_datas[0]), int(req.partial_sent_tokens)  # type: ignore[attr-defined]
             rec.info(f"Using cached partial_aux_datas for rid={rid}: actual_total_length={total}, sent_tokens={sent}")
-            if v.wait_while_resume_pending and getattr(req, "resume_pending", False):
+            if v.wait and getattr(req, "resume_pending", False):
                 rec.info(f"Resume transfer pending for rid={rid}: waiting for the resumed data")
                 return False
         else:
             _, ids, _, aux = rank.buffers.get_buf(lreq.embedding_indices)
             total, sent = int(aux[0]), int(ids.shape[0])
-            total = self._sync(total)
-            if v.sync_sent:
-                sent = self._sync(sent)
-            rec.info(f"Synced aux_datas across ranks for rid={rid}: actual_total_length={total}, sent_tokens={sent}")
+            if not v.no_sync:  # no_sync: the local values, no all-reduce, no log
+                total = self._sync(total)
+                if v.sync_sent:
+                    sent = self._sync(sent)
+                rec.info(f"Synced aux_datas across ranks for rid={rid}: actual_total_length={total}, sent_tokens={sent}")
 
         if total <= sent:
             rec.warning(f"Unexpected: Transferring status but sent_tokens={sent} >= actual_total_length={total}")
@@ -334,15 +358,19 @@ class MultimodalLanguageTransferQueue:
         old = lreq.embedding_indices
         if v.alloc_before_free:
             new = self._alloc(remaining, rid)
+            if v.alloc_agree:
+                new = rank.agree_on_alloc(new)
             self._free(old)
         else:
             self._free(old)  # old blocks go back to the free list before the resume lands
             new = self._alloc(remaining, rid)
+            if v.alloc_agree:
+                new = rank.agree_on_alloc(new)
         if new is None:
             rec.error(f"Not enough memory to resume transfer for rid={rid}, need {remaining} tokens")
             # embedding_indices still names the blocks just freed: the handler frees them again
-            # (hardened: it does not).
-            self._handle_failed_request(lreq, free=not v.no_refree_on_failed_resume)
+            # (no_refree: it does not).
+            self._handle_failed_request(lreq, free=not v.no_refree)
             rec.emit({"ev": "removed", "reason": "failed"})
             return True
         lreq.embedding_indices = new
@@ -444,6 +472,30 @@ class MultimodalLanguageTransferQueue:
         return True
 
 
+class _GatedPoller:
+    """Design change ``gate``: what one request contributes to the transfer-queue MIN.
+
+    A local Success counts as Transferring unless the aux row of ``embedding_indices[0]``
+    carries the request's room or the request has ``partial_aux_datas`` (its metadata
+    landed in the first round)."""
+
+    def __init__(self, rank: LanguageRank, lreq: MultimodalLanguageRequest) -> None:
+        self.rank = rank
+        self.lreq = lreq
+
+    def poll(self) -> KVPoll:
+        status = self.lreq.embedding_receiver.poll()
+        if status != KVPoll.Success:
+            return status
+        req = self.lreq.req
+        if hasattr(req, "partial_aux_datas"):
+            return status
+        row = self.rank.buffers.aux_datas[self.lreq.embedding_indices[0]]
+        if aux_room(row) == room_as_int32(req.bootstrap_room):
+            return status
+        return KVPoll.Transferring
+
+
 class LanguageRank:
     """One language TP rank: allocator, buffers, manager state, the two queues (§8.2)."""
 
@@ -472,6 +524,9 @@ class LanguageRank:
         self.prealloc_queue = MultimodalLanguagePreallocQueue(self)
         self.transfer_queue = MultimodalLanguageTransferQueue(self)
         self.waiting_queue: list[Req] = []
+        # cancel: (room, blocks, Failed already seen) kept by failed requests until the room's
+        # status is Failed
+        self.held_blocks: list[tuple[int, list[int], bool]] = []
         self.receiver = MooncakeEmbeddingReceiver(
             self.manager, transport, self.recorder, rank, scenario.room,
             target_tp_rank=scenario.embedding_rank_of(rank),
@@ -488,8 +543,38 @@ class LanguageRank:
         for lr in self.prealloc_queue.queue + self.transfer_queue.queue:
             lr.embedding_receiver.abort()
 
+    def agree_on_alloc(self, blocks: list[int] | None) -> list[int] | None:
+        """Design change ``alloc_agree``: MIN over ranks of "this rank's alloc returned
+        blocks". On 0 a rank that got blocks frees them; every rank then acts as if its
+        allocation had failed (None)."""
+        tensor = torch.tensor([1 if blocks is not None else 0], dtype=torch.int64)
+        self.gloo_group.all_reduce(tensor, ReduceOp.MIN)
+        value = int(tensor.item())
+        self.recorder.emit({"ev": "all_reduce_min", "value": value})
+        if value == 0:
+            if blocks is not None:
+                self.allocator.free(block_indices=blocks)
+                self.recorder.emit({"ev": "free", "blocks": list(blocks)})
+            return None
+        return blocks
+
+    def deferred_frees(self) -> None:
+        """cancel: at the start of an iteration, release the blocks of failed requests whose
+        room the embedding side has confirmed Failed: a Failed in ``request_status`` now, or
+        one that was there when the failure handler ran (the embedding side sends Failed only
+        to a session it has marked failed, so it writes there no more)."""
+        keep: list[tuple[int, list[int], bool]] = []
+        for room, blocks, confirmed in self.held_blocks:
+            if confirmed or self.manager.request_status.get(room) == KVPoll.Failed:
+                self.allocator.free(block_indices=blocks)
+                self.recorder.emit({"ev": "free", "blocks": list(blocks)})
+            else:
+                keep.append((room, blocks, confirmed))
+        self.held_blocks = keep
+
     def process_multimodal_language_queue(self) -> None:
         """One scheduler iteration (§8.2)."""
+        self.deferred_frees()
         preallocated = self.prealloc_queue.pop_preallocated()
         self.transfer_queue.extend(preallocated)
         self.waiting_queue.extend(self.transfer_queue.pop_transferred())

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .variants import VARIANTS
+from .variants import VARIANTS, get_variant
 
 
 class TraceError(ValueError):
@@ -233,8 +233,12 @@ def parse_trace(d: Any) -> Trace:
     if d.get("version") != 1:
         raise TraceError(f"trace.version: only version 1 is supported, got {d.get('version')!r}")
     variant = d.get("variant")
-    if variant not in VARIANTS:
+    if not isinstance(variant, str):
         raise TraceError(f"trace.variant: unknown variant {variant!r}; known: {sorted(VARIANTS)}")
+    try:
+        get_variant(variant)
+    except ValueError as exc:
+        raise TraceError(f"trace.variant: {exc}") from None
     scenario = parse_scenario(d.get("scenario"))
     schedule = parse_schedule(d.get("schedule"), scenario)
     expected = d.get("expected")

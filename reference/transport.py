@@ -74,6 +74,19 @@ def resume_frames(
     ]
 
 
+CANCEL = "cancel"
+
+
+def cancel_frames(room: int, lang_rank: int) -> Frames:
+    """Design change ``cancel`` (trace-format "Designs"): room, endpoint, session, "cancel".
+    Five frames; a registration also has five but its first frame is "None"."""
+    return [str(room), LANG_IP, str(manager_port(lang_rank)), session_id(lang_rank), CANCEL]
+
+
+def is_cancel(frames: Frames) -> bool:
+    return len(frames) == 5 and frames[0] != "None" and frames[4] == CANCEL
+
+
 @dataclass(frozen=True)
 class CopyRequest:
     """One (src, dst, length) write of a Mooncake batch, as byte offsets into array i."""
@@ -124,7 +137,8 @@ class Transport:
 
     # RDMA
     def delivers_data(self, lang_rank: int) -> bool:
-        """Topology b: only ``receivers`` get data, the others status messages only."""
+        """Topology b: only ``receivers`` get data, the others status messages only (under
+        the design change ``data_to_all`` the caller passes every rank as a receiver)."""
         return lang_rank in self.data_receivers
 
     def batch_transfer_sync(

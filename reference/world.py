@@ -27,8 +27,10 @@ class Simulation:
     ) -> None:
         self.scenario = scenario
         self.source = SourceData(scenario.embedding_length, scenario.hidden, scenario.mrope_delta)
-        self.transport = Transport(scenario.tp_size, scenario.receivers)
-        self.embedding = EmbeddingSide(scenario, self.transport, self.source)
+        # data_to_all: every rank's sender writes data, ``receivers`` is ignored.
+        receivers = tuple(range(scenario.tp_size)) if variant.data_to_all else scenario.receivers
+        self.transport = Transport(scenario.tp_size, receivers)
+        self.embedding = EmbeddingSide(scenario, self.transport, self.source, variant)
         self.lang: dict[int, LanguageRank] = {
             r: LanguageRank(r, scenario, variant, self.transport, self.source, g) for r, g in sorted(groups.items())
         }

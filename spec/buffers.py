@@ -55,3 +55,4 @@ def write_block(o: Ops, lr: LangRank, block: Term, when: Term, tag: Term, cnt: T
         lr.cnt[b] = o.If(hit, cnt, lr.cnt[b])
         lr.aux0[b] = o.If(o.And(hit, aux), length, lr.aux0[b])
         lr.aux1[b] = o.If(o.And(hit, aux), delta, lr.aux1[b])
+        lr.aux_room[b] = o.Or(o.And(hit, aux), lr.aux_room[b])  # rows without aux stay

@@ -19,7 +19,8 @@ from .config import (
     ModelConfig,
 )
 from .ops import Ops, Term
-from .state import GARBAGE, INIT_MSG, RESUME_MSG, State
+from .state import ALL_SESSIONS, GARBAGE, INIT_MSG, RESUME_MSG, State
+from .variants import Variant
 
 
 @dataclass
@@ -48,7 +49,13 @@ def update_status(o: Ops, old: Term, s: Term) -> Term:
     return o.If(old == ABSENT, s, o.If(s == FAILED, FAILED, o.Max(old, s)))
 
 
-def embedding_thread(o: Ops, cfg: ModelConfig, st: State, r: int, when: Term) -> None:
+def _enqueue(o: Ops, snd: Any, when: Term, target: int) -> None:
+    """per_session: append a chunk for `target` to the shard queue (slots >= chunks are free)."""
+    snd.cq = [o.If(o.And(when, snd.chunks == i), target, x) for i, x in enumerate(snd.cq)]
+
+
+def embedding_thread(o: Ops, cfg: ModelConfig, v: Variant, st: State, r: int, when: Term
+                     ) -> None:
     """§7.4: the embedding thread drains every unprocessed message of language rank r."""
     ss, e = st.sess[r], cfg.sender_of(r)
     snd = st.send[e]
@@ -71,9 +78,17 @@ def embedding_thread(o: Ops, cfg: ModelConfig, st: State, r: int, when: Term) ->
         ss.rec_dst = [o.If(upd, m["blocks"][i], ss.rec_dst[i]) for i in range(len(ss.rec_dst))]
         ss.rec_n_dst = o.If(upd, m["n"], ss.rec_n_dst)
         trig = o.And(res, ss.src_known)  # "Resume transfer triggered"
+        if v.per_session:
+            _enqueue(o, snd, trig, r)
         snd.chunks = o.If(trig, snd.chunks + 1, snd.chunks)
         ss.awaiting_chunk = o.Or(ss.awaiting_chunk, trig)
     ss.inbox_next = o.If(when, len(ss.inbox), ss.inbox_next)
+    if v.cancel:  # the last message the rank sends, so processing it after the inbox is FIFO
+        c = o.And(when, ss.cancel_sent, o.Not(ss.cancel_done))
+        ss.cancel_done = o.Or(ss.cancel_done, c)
+        ss.failed_session = o.Or(ss.failed_session, c)
+        snd.status = o.If(c, update_status(o, snd.status, FAILED), snd.status)
+        ss.outbox.append({"valid": c, "status": FAILED})
 
 
 def scheduler_send_first_chunk(o: Ops, cfg: ModelConfig, st: State, when: Term) -> Term:
@@ -90,26 +105,39 @@ def scheduler_send_first_chunk(o: Ops, cfg: ModelConfig, st: State, when: Term) 
     return fire
 
 
-def transfer_worker(o: Ops, cfg: ModelConfig, st: State, p: Params, e: int, when: Term,
-                    fail: Term, eff: Effects) -> None:
-    """§7.3: process the oldest chunk of the room: one send per session, then one status."""
+def transfer_worker(o: Ops, cfg: ModelConfig, v: Variant, st: State, p: Params, e: int,
+                    when: Term, fail: Term, eff: Effects) -> None:
+    """§7.3: process the oldest chunk of the room: one send per session, then one status.
+    per_session: the chunk's target sessions only, each told its own status."""
     snd = st.send[e]
     act = o.And(when, snd.chunks > 0, o.Not(snd.worker_dead))
+    target = snd.cq[0] if v.per_session else ALL_SESSIONS
+    if v.per_session:
+        snd.cq = [o.If(act, y, x) for x, y in zip(snd.cq, snd.cq[1:] + [ALL_SESSIONS], strict=True)]
     snd.chunks = o.If(act, snd.chunks - 1, snd.chunks)
     live = o.And(act, snd.infos)  # transfer_infos popped -> nothing to process
     eff.bad_source = o.Or(eff.bad_source, o.And(live, o.Not(st.src_alive)))
     sessions = cfg.sessions_of(e)
     going: Term = live  # still inside the for loop over sessions
+    untouched: Term = True  # no session processed yet in this chunk
     partial: Term = False
     failed_to: list[Term] = []
+    sent_to: list[tuple[Term, Term]] = []  # per session: processed, its own partial flag
     for idx, r in enumerate(sessions):
         ss, lr = st.sess[r], st.lang[r]
-        # a failed session (injected on the first session, or marked earlier): Failed, break
-        f = o.And(going, o.Or(ss.failed_session, fail if idx == 0 else False))
+        if v.per_session:
+            inc = o.And(going, o.Or(target == ALL_SESSIONS, target == r),
+                        o.Not(ss.failed_session))  # failed sessions are skipped
+            f = o.And(inc, fail, untouched)
+        else:
+            # a failed session (injected on the first session, or marked earlier): Failed, break
+            inc = going
+            f = o.And(going, o.Or(ss.failed_session, fail if idx == 0 else False))
+        untouched = o.And(untouched, o.Not(inc))
         ss.failed_session = o.Or(ss.failed_session, f)
         failed_to.append(f)
         snd.status = o.If(f, FAILED, snd.status)
-        go = o.And(going, o.Not(f))
+        go = o.And(inc, o.Not(f))
         ss.src_known = o.Or(ss.src_known, go)
         sent = ss.rec_sent_tokens
         remaining = p.length - sent
@@ -121,9 +149,10 @@ def transfer_worker(o: Ops, cfg: ModelConfig, st: State, p: Params, e: int, when
         snd.worker_dead = o.Or(snd.worker_dead, dies)
         go = o.And(go, o.Not(dies))
         first_block = o.floor_div(sent, p.bs)
+        receives = True if v.data_to_all else p.receives[r]
         writes = []
         for i in range(cfg.max_blocks):
-            w = o.And(go, p.receives[r], i < d)
+            w = o.And(go, receives, i < d)
             blk = ss.rec_dst[i]
             t = o.If(i == d - 1, tokens - (d - 1) * p.bs, p.bs)
             start = o.mul(first_block + i, p.bs)
@@ -134,17 +163,32 @@ def transfer_worker(o: Ops, cfg: ModelConfig, st: State, p: Params, e: int, when
             buffers.write_block(o, lr, blk, w, tag, t, aux, p.length, p.delta)
             writes.append({"when": w, "block": blk, "start": tag, "count": t, "aux": aux})
         eff.writes[r].extend(writes)
-        ss.landed = o.If(o.And(go, p.receives[r], tokens > 0), ss.landed + tokens, ss.landed)
+        ss.landed = o.If(o.And(go, receives, tokens > 0), ss.landed + tokens, ss.landed)
         ss.rec_sent_tokens = o.If(go, sent + tokens, sent)
         ss.awaiting_chunk = o.And(ss.awaiting_chunk, o.Not(go))
         partial = o.If(go, is_partial, partial)
-        going = go
-    # all sessions sent: one status to every session of this chunk (§7.3 step 6)
-    status = o.If(partial, TRANSFERRING, SUCCESS)
-    snd.status = o.If(going, update_status(o, snd.status, status), snd.status)
-    for idx, r in enumerate(sessions):
-        val = o.If(failed_to[idx], FAILED, status)
-        st.sess[r].outbox.append({"valid": o.Or(going, failed_to[idx]), "status": val})
+        sent_to.append((go, is_partial))
+        if v.per_session:
+            going = o.And(going, o.Not(f), o.Not(o.And(inc, dies)))
+        else:
+            going = go
+    if v.per_session:
+        done = o.And(*[st.sess[r].rec_sent_tokens >= p.length for r in sessions])
+        room = o.If(done, SUCCESS, TRANSFERRING)
+        any_go = o.Or(*[g for g, _ in sent_to])
+        snd.status = o.If(o.And(going, any_go), update_status(o, snd.status, room), snd.status)
+        for idx, r in enumerate(sessions):
+            g, part = sent_to[idx]
+            val = o.If(failed_to[idx], FAILED, o.If(part, TRANSFERRING, SUCCESS))
+            st.sess[r].outbox.append({"valid": o.Or(o.And(going, g), failed_to[idx]),
+                                      "status": val})
+    else:
+        # all sessions sent: one status to every session of this chunk (§7.3 step 6)
+        status = o.If(partial, TRANSFERRING, SUCCESS)
+        snd.status = o.If(going, update_status(o, snd.status, status), snd.status)
+        for idx, r in enumerate(sessions):
+            val = o.If(failed_to[idx], FAILED, status)
+            st.sess[r].outbox.append({"valid": o.Or(going, failed_to[idx]), "status": val})
     # step 7: pop transfer_infos when the room is absent or at Success
     pop = o.And(live, o.Or(snd.status == ABSENT, snd.status == SUCCESS))
     snd.infos = o.And(snd.infos, o.Not(pop))

@@ -65,6 +65,9 @@ class LangObs:
     resume: Term = False
     resume_invalid: Term = False
     decision: Term = False  # the Transferring procedure ran (L, S are in vals)
+    n_min_pre: Term = False  # alloc_agree: issued the prealloc agreement MIN all-reduce
+    n_min_tr: Term = False  # alloc_agree: issued the resume agreement MIN all-reduce
+    reaped: Term = False  # cancel: freed the kept blocks once Failed was delivered
 
 
 def poll(o: Ops, lr: LangRank) -> Term:
@@ -77,6 +80,8 @@ def poll(o: Ops, lr: LangRank) -> Term:
 
 
 def reduce(o: Ops, xs: list[Term], op: str) -> Term:
+    if op == "and":
+        return o.And(*xs)
     out = xs[0]
     for x in xs[1:]:
         out = o.Min(out, x) if op == "min" else o.Max(out, x)
@@ -89,15 +94,35 @@ def send_message(st: State, r: int, valid: Term, kind: int, sent: Term, allocate
                              "allocated": allocated, "blocks": list(blocks), "n": n})
 
 
-def handle_failed_request(o: Ops, lr: LangRank, ob: LangObs, when: Term, free: bool = True
-                          ) -> None:
-    """_handle_failed_request (§8.6): log, failure_exception(), free(embedding_indices)."""
+def handle_failed_request(o: Ops, v: Variant, st: State, r: int, ob: LangObs, when: Term,
+                          free: bool = True) -> None:
+    """_handle_failed_request (§8.6): log, failure_exception(), free(embedding_indices).
+    cancel: send a cancel instead, and keep the blocks until the Failed ack (`reap`)."""
+    lr = st.lang[r]
     ob.vals["reason_abort"] = o.If(when, lr.aborted, ob.vals.get("reason_abort", False))
-    if free:
+    if v.cancel:
+        st.sess[r].cancel_sent = o.Or(st.sess[r].cancel_sent, when)
+        lr.draining = o.Or(lr.draining, o.And(when, free))
+    elif free:
         foreign = allocator.free(o, lr, lr.embedding_indices, lr.n_indices, when)
         ob.bad_free = o.Or(ob.bad_free, foreign)
         ob.freed = o.Or(ob.freed, when)
     lr.phase = o.If(when, FAILED_OUT, lr.phase)
+
+
+def reap(o: Ops, lr: LangRank, ob: LangObs, when: Term) -> None:
+    """cancel: at the start of an iteration, free the kept blocks once Failed has arrived."""
+    go = o.And(when, lr.draining, lr.status == FAILED)
+    ob.reaped = go
+    ob.vals.update(reap_blocks=list(lr.embedding_indices), reap_n=lr.n_indices)
+    ob.bad_free = o.Or(ob.bad_free, allocator.free(o, lr, lr.embedding_indices, lr.n_indices, go))
+    ob.freed = o.Or(ob.freed, go)
+    lr.draining = o.And(lr.draining, o.Not(go))
+
+
+def agree(o: Ops, oks: list[Term], joins: list[Term]) -> Term:
+    """alloc_agree: MIN all-reduce of "alloc returned blocks" over the ranks that allocate."""
+    return reduce(o, [o.If(j, ok, True) for ok, j in zip(oks, joins, strict=True)], "and")
 
 
 def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: State,
@@ -106,6 +131,9 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
     T = cfg.tp_size
     L = st.lang
     obs = [LangObs() for _ in range(T)]
+    if v.cancel:
+        for lr, ob in zip(L, obs, strict=True):
+            reap(o, lr, ob, when)
     # abort requests are broadcast input, handled before the queues (§11)
     for lr in L:
         inq = o.And(when, abort, o.Or(lr.phase == PREALLOC, lr.phase == TRANSFER))
@@ -119,6 +147,7 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
         ob.poll_pre = o.And(when, lr.phase == PREALLOC, o.Not(lr.waiting_for_input))
         pre_polls.append(poll_if(o, lr, ob.poll_pre))
     p_pre = reduce(o, pre_polls, "min")
+    pre_allocs = []
     for r, lr in enumerate(L):
         ob = obs[r]
         ob.vals["p_pre"] = p_pre
@@ -131,7 +160,17 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
         has_space = lr.n_free > 0  # available_size() > 0
         called = o.And(try_alloc, has_space)
         a = allocator.alloc(o, lr, p.default_tokens, p.bs, alloc_fail[r], cfg.max_blocks, called)
-        ok = a.ok
+        pre_allocs.append((hs_failed, try_alloc, called, a))
+    agreed = agree(o, [a.ok for *_, a in pre_allocs], [t for _, t, _, _ in pre_allocs]) \
+        if v.alloc_agree else True
+    for r, lr in enumerate(L):
+        ob = obs[r]
+        hs_failed, try_alloc, called, a = pre_allocs[r]
+        ok = o.And(a.ok, agreed)
+        rollback = o.And(a.ok, o.Not(agreed))  # alloc_agree: another rank got no blocks
+        if v.alloc_agree:
+            ob.n_min_pre = try_alloc
+            ob.bad_free = o.Or(ob.bad_free, allocator.free(o, lr, a.blocks, a.n, rollback))
         lr.embedding_indices = [o.If(ok, a.blocks[i], lr.embedding_indices[i])
                                 for i in range(cfg.max_blocks)]
         lr.n_indices = o.If(ok, a.n, lr.n_indices)
@@ -142,14 +181,20 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
                              o.If(ok, PRE_INIT, o.If(try_alloc, PRE_NO_SPACE,
                                                      o.If(ob.poll_pre, PRE_WAIT, PRE_NONE))))
         ob.vals.update(pre_num_tokens=p.default_tokens, pre_alloc_called=called,
-                       pre_alloc_blocks=a.blocks, pre_alloc_n=a.n, pre_alloc_ok=ok,
-                       pre_allocated=allocated)
+                       pre_alloc_blocks=a.blocks, pre_alloc_n=a.n, pre_alloc_ok=a.ok,
+                       pre_allocated=allocated, pre_agreed=agreed, pre_rollback=rollback)
 
     # ---- pop_transferred (§8.4) ----
     tr_polls = []
     for r, lr in enumerate(L):
         obs[r].poll_tr = o.And(when, lr.phase == TRANSFER)
-        tr_polls.append(poll_if(o, lr, obs[r].poll_tr))
+        val = poll_if(o, lr, obs[r].poll_tr)
+        if v.gate:  # Success counts as Transferring until this rank's metadata has landed
+            landed = o.Or(lr.cached, o.select(lr.aux_room, lr.embedding_indices[0], False))
+            held = o.And(val == SUCCESS, o.Not(landed))
+            obs[r].vals["gated"] = held
+            val = o.If(held, TRANSFERRING, val)
+        tr_polls.append(val)
     pt = reduce(o, tr_polls, "min")
     reads = [buffers.get_buf(o, lr, p.bs) for lr in L]
     is_tr = [o.And(obs[r].poll_tr, pt == TRANSFERRING) for r in range(T)]
@@ -157,6 +202,7 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
     synced = v.sync_op is not None
     l_red = reduce(o, [reads[r].n for r in range(T)], v.sync_op or "max")
     s_red = reduce(o, [reads[r].k for r in range(T)], v.sync_op or "max")
+    ctx: list[tuple[Term, ...]] = []
     for r, lr in enumerate(L):
         ob, rd = obs[r], reads[r]
         ob.vals["p_tr"] = pt
@@ -164,7 +210,7 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
         failed = o.And(ob.poll_tr, pt == FAILED)
         success = o.And(ob.poll_tr, pt == SUCCESS)
         # -- Failed --
-        handle_failed_request(o, lr, ob, failed)
+        handle_failed_request(o, v, st, r, ob, failed)
         # -- Success: final assembly on get_buf, or resumed assembly from the cache --
         resumed = o.And(success, lr.cached)
         fresh = o.And(success, o.Not(lr.cached))
@@ -186,7 +232,7 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
                        partial_len=lr.partial_len, partial_total=lr.partial_total,
                        partial_sent=lr.partial_sent_tokens, remaining=rem,
                        n_indices=lr.n_indices)
-        handle_failed_request(o, lr, ob, overlong)
+        handle_failed_request(o, v, st, r, ob, overlong)
         lr.phase = o.If(ob.handoff, DONE, lr.phase)
         lr.cached = o.And(lr.cached, o.Not(resumed))  # del req.partial_*
         # -- Transferring: the procedure of the variant --
@@ -217,12 +263,23 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
         if v.free_before_alloc:
             ob.bad_free = o.Or(ob.bad_free, allocator.free(o, lr, old, n_old, dec))
         a = allocator.alloc(o, lr, need, p.bs, alloc_fail[r], cfg.max_blocks, dec)
-        ok = a.ok
-        nomem = o.And(dec, o.Not(a.ok))
         if not v.free_before_alloc:  # the alloc line moved above the free line
             ob.bad_free = o.Or(ob.bad_free, allocator.free(o, lr, old, n_old, dec))
-        # frees embedding_indices: still the old ones (hardened: already freed, not again)
-        handle_failed_request(o, lr, ob, nomem, free=v.refree_on_nomem)
+        ctx.append((dec, a, sent, failed, overlong, resumed, fresh, wait, tr, old, n_old))
+    # alloc_agree: the ranks that allocated agree on the outcome before anyone sends a resume
+    agreed = agree(o, [c[1].ok for c in ctx], [c[0] for c in ctx]) if v.alloc_agree else True
+    for r, lr in enumerate(L):
+        ob = obs[r]
+        dec, a, sent, failed, overlong, resumed, fresh, wait, tr, old, n_old = ctx[r]
+        ok = o.And(a.ok, agreed)
+        nomem = o.And(dec, o.Not(ok))
+        if v.alloc_agree:
+            rollback = o.And(a.ok, o.Not(agreed))
+            ob.n_min_tr = dec
+            ob.bad_free = o.Or(ob.bad_free, allocator.free(o, lr, a.blocks, a.n, rollback))
+            ob.vals.update(tr_agreed=agreed, tr_rollback=rollback)
+        # frees embedding_indices: still the old ones (no_refree: already freed, not again)
+        handle_failed_request(o, v, st, r, ob, nomem, free=v.refree_on_nomem)
         lr.embedding_indices = [o.If(ok, a.blocks[i], lr.embedding_indices[i])
                                 for i in range(cfg.max_blocks)]
         lr.n_indices = o.If(ok, a.n, lr.n_indices)

@@ -98,10 +98,10 @@ def step(o: Ops, cfg: ModelConfig, v: Variant, st0: State, p: emb.Params, ch: Ch
     eff = emb.Effects(writes=[[] for _ in range(T)], delivered=[[] for _ in range(T)])
     encoded_before = st.encoded
     for r in range(T):
-        emb.embedding_thread(o, cfg, st, r, ch.messages[r])
+        emb.embedding_thread(o, cfg, v, st, r, ch.messages[r])
     encode_fired = emb.scheduler_send_first_chunk(o, cfg, st, ch.encode)
     for e in range(cfg.n_senders):
-        emb.transfer_worker(o, cfg, st, p, e, ch.chunks[e], ch.chunk_fail[e], eff)
+        emb.transfer_worker(o, cfg, v, st, p, e, ch.chunks[e], ch.chunk_fail[e], eff)
     emb.scheduler_inflight_poll(o, cfg, st, ch.emb_finish)
     for r in range(T):
         emb.language_thread_deliver(o, st, r, ch.deliver[r], eff)
@@ -109,7 +109,7 @@ def step(o: Ops, cfg: ModelConfig, v: Variant, st0: State, p: emb.Params, ch: Ch
     iterated = o.And(ch.lang, o.Not(st.deadlock))
     obs = process_multimodal_language_queue(o, cfg, v, st, p, ch.abort, ch.alloc_fail,
                                             iterated)
-    sig = [(ob.poll_pre, ob.poll_tr, ob.n_max) for ob in obs]
+    sig = [(ob.poll_pre, ob.poll_tr, ob.n_max, ob.n_min_pre, ob.n_min_tr) for ob in obs]
     mismatch = o.Or(*[o.Or(*[a != b for a, b in zip(s, sig[0], strict=True)]) for s in sig[1:]])
     mismatch = o.And(iterated, mismatch)
     # A deadlocked iteration does not complete; what the state would be is meaningless, so

@@ -57,6 +57,8 @@ def rank_events(cfg: ModelConfig, v: Variant, r: int, ob: LangObs) -> list[Event
     vals = ob.vals
     out: list[Event] = []
     rid, h = cfg.rid, cfg.hidden
+    if ob.reaped:  # cancel: the Failed ack arrived, the kept blocks go back
+        out.append({"ev": "free", "blocks": _blocks(vals["reap_blocks"], vals["reap_n"])})
     if ob.poll_pre:
         out.append({"ev": "poll", "queue": "prealloc", "result": [int(vals["p_pre"])]})
     if ob.pre_branch == PRE_HANDSHAKE_FAILED:
@@ -64,6 +66,11 @@ def rank_events(cfg: ModelConfig, v: Variant, r: int, ob: LangObs) -> list[Event
     if vals["pre_alloc_called"]:
         res = _blocks(vals["pre_alloc_blocks"], vals["pre_alloc_n"]) if vals["pre_alloc_ok"] else None
         out.append({"ev": "alloc", "num_tokens": int(vals["pre_num_tokens"]), "result": res})
+    if ob.n_min_pre:
+        out.append({"ev": "all_reduce_min", "value": int(bool(vals["pre_agreed"]))})
+        if vals["pre_rollback"]:
+            out.append({"ev": "free",
+                        "blocks": _blocks(vals["pre_alloc_blocks"], vals["pre_alloc_n"])})
     if ob.pre_branch == PRE_INIT:
         out.append({"ev": "init", "blocks": _blocks(vals["pre_alloc_blocks"], vals["pre_alloc_n"]),
                     "allocated_tokens": int(vals["pre_allocated"])})
@@ -72,8 +79,9 @@ def rank_events(cfg: ModelConfig, v: Variant, r: int, ob: LangObs) -> list[Event
     out.append({"ev": "poll", "queue": "transfer", "result": [int(vals["p_tr"])]})
     b = ob.tr_branch
     old = _blocks(vals["old_blocks"], vals["old_n"])
+    release: Event = {"ev": "cancel"} if v.cancel else {"ev": "free", "blocks": old}
     if b == TR_FAILED:
-        out += [_failure(cfg, r, bool(vals["reason_abort"])), {"ev": "free", "blocks": old},
+        out += [_failure(cfg, r, bool(vals["reason_abort"])), release,
                 {"ev": "removed", "reason": "failed"}]
     elif b in (TR_SUCCESS, TR_SUCCESS_RESUMED, TR_OVERLONG):
         if vals["resumed"]:
@@ -96,7 +104,7 @@ def rank_events(cfg: ModelConfig, v: Variant, r: int, ob: LangObs) -> list[Event
             else:
                 out.append(_log("INFO", f"Using only new mrope_positions: shape={_size(3, nk)}"))
         if b == TR_OVERLONG:
-            out += [_failure(cfg, r, bool(vals["reason_abort"])), {"ev": "free", "blocks": old},
+            out += [_failure(cfg, r, bool(vals["reason_abort"])), release,
                     {"ev": "removed", "reason": "failed"}]
         else:
             out.append({"ev": "handoff", "length": int(vals["ori"]),
@@ -125,14 +133,21 @@ def rank_events(cfg: ModelConfig, v: Variant, r: int, ob: LangObs) -> list[Event
         out.append(_log("INFO", f"Partial transfer detected for rid={rid}: received "
                                 f"{sent}/{total} tokens, need to resume for {need} more tokens"))
         new = _blocks(vals["resume_blocks"], vals["resume_n"])
-        alloc_ev = {"ev": "alloc", "num_tokens": need, "result": new if b == TR_RESUME else None}
+        local_ok = b == TR_RESUME or bool(vals.get("tr_rollback", False))
+        alloc_ev = {"ev": "alloc", "num_tokens": need, "result": new if local_ok else None}
         free_ev = {"ev": "free", "blocks": old}
         out += [free_ev, alloc_ev] if vals["free_first"] else [alloc_ev, free_ev]
+        if v.alloc_agree:
+            out.append({"ev": "all_reduce_min", "value": int(bool(vals["tr_agreed"]))})
+            if vals["tr_rollback"]:
+                out.append({"ev": "free", "blocks": new})
         if b == TR_NO_MEMORY:
             out += [_log("ERROR", f"Not enough memory to resume transfer for rid={rid}, "
                                   f"need {need} tokens"),
                     _failure(cfg, r, bool(vals["reason_abort"]))]
-            if v.refree_on_nomem:
+            if v.cancel:
+                out.append({"ev": "cancel"})
+            elif v.refree_on_nomem:
                 out.append({"ev": "free", "blocks": old})
             out.append({"ev": "removed", "reason": "failed"})
             return out

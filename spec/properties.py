@@ -249,4 +249,15 @@ def branch_witnesses(variant: Variant | None = None) -> dict[str, Pred]:
     out["two resumes of one request"] = lambda o, cfg, run, k: o.And(
         _live(o, run, k), o.Or(*[o.And(x.tr_branch == TR_RESUME, x.vals["outstanding"])
                                  for x in run.steps[k].obs]))
+    if variant is not None and variant.cancel:
+        out["cancel: kept blocks freed after the Failed ack"] = lambda o, cfg, run, k: o.And(
+            _live(o, run, k), o.Or(*[x.reaped for x in run.steps[k].obs]))
+    if variant is not None and variant.alloc_agree:
+        out["alloc_agree: prealloc allocation rolled back"] = lambda o, cfg, run, k: o.And(
+            _live(o, run, k), o.Or(*[x.vals["pre_rollback"] for x in run.steps[k].obs]))
+        out["alloc_agree: resume allocation rolled back"] = lambda o, cfg, run, k: o.And(
+            _live(o, run, k), o.Or(*[x.vals["tr_rollback"] for x in run.steps[k].obs]))
+    if variant is not None and variant.gate:
+        out["gate: Success held back as Transferring"] = lambda o, cfg, run, k: o.And(
+            _live(o, run, k), o.Or(*[o.And(x.vals["gated"]) for x in run.steps[k].obs]))
     return out

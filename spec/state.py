@@ -21,6 +21,7 @@ STALE = -1  # an earlier occupant's data, or zeros
 GARBAGE = -2  # copied from source blocks the embedding side had already freed
 NO_LATCH = -1
 INIT_MSG, RESUME_MSG = 0, 1
+ALL_SESSIONS = -1  # a chunk for every session of the room (the engine's only kind)
 
 
 @dataclass
@@ -42,7 +43,8 @@ class LangRank:
     partial_len: Term  # len(partial_fill_ids)
     partial_ok: Term  # the cached rows are source tokens [0, partial_len) in order
     partial_exact: Term  # ... and were read with the writer's per-block counts (mrope stride)
-    resume_pending: Term  # hardened: req has an outstanding resume
+    resume_pending: Term  # wait: req has an outstanding resume
+    draining: Term  # cancel: the failure handler kept embedding_indices until the Failed ack
     # ReqToMetadataBlockAllocator (§5.2): free_blocks == free_slots[:n_free]
     free_slots: list[Term]
     n_free: Term
@@ -53,6 +55,7 @@ class LangRank:
     cnt: list[Term]
     aux0: list[Term]
     aux1: list[Term]
+    aux_room: list[Term]  # the aux row carries this request's room (written by its transfer)
 
 
 @dataclass
@@ -76,6 +79,9 @@ class Session:
     # bookkeeping for properties (not engine state)
     landed: Term  # tokens of this request written into this rank's blocks so far
     awaiting_chunk: Term  # a processed resume whose chunk has not run yet
+    # cancel: the language side's last message (nothing follows it, so FIFO order is kept)
+    cancel_sent: Term
+    cancel_done: Term  # processed by the embedding thread
 
 
 @dataclass
@@ -87,6 +93,8 @@ class Sender:
     status: Term  # request_status[room]
     chunks: Term  # chunks queued on the room's shard, not yet processed
     worker_dead: Term
+    # per_session: the queued chunks' targets, oldest first (ALL_SESSIONS or a language rank)
+    cq: list[Term]
 
 
 @dataclass
@@ -120,9 +128,11 @@ def init_state(cfg: ModelConfig, aux0: list[list[Term]], aux1: list[list[Term]])
             embedding_indices=[0] * mb, n_indices=0,
             cached=False, partial_total=0, partial_delta=0, partial_sent_tokens=0,
             partial_len=0, partial_ok=True, partial_exact=True, resume_pending=False,
+            draining=False,
             free_slots=list(range(p)) + [0] * (2 * mb), n_free=p,
             owned=[False] * p, nfree=[1] * p,
             tag=[STALE] * p, cnt=[0] * p, aux0=list(aux0[r]), aux1=list(aux1[r]),
+            aux_room=[False] * p,
         )
         for r in range(cfg.tp_size)
     ]
@@ -131,10 +141,12 @@ def init_state(cfg: ModelConfig, aux0: list[list[Term]], aux1: list[list[Term]])
             inbox=[], inbox_next=0, record=False, rec_sent_tokens=0, rec_allocated_tokens=0,
             rec_dst=[0] * mb, rec_n_dst=0, src_known=False, failed_session=False,
             outbox=[], outbox_next=0, landed=0, awaiting_chunk=False,
+            cancel_sent=False, cancel_done=False,
         )
         for _ in range(cfg.tp_size)
     ]
-    send = [Sender(inits=0, infos=False, status=1, chunks=0, worker_dead=False)
-            for _ in range(cfg.n_senders)]
+    send = [Sender(inits=0, infos=False, status=1, chunks=0, worker_dead=False,
+                   cq=[ALL_SESSIONS] * (1 + cfg.depth * len(cfg.sessions_of(e))))
+            for e in range(cfg.n_senders)]
     return State(lang=lang, sess=sess, send=send, encoded=False, src_alive=False,
                  src_frees=0, deadlock=False)

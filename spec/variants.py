@@ -34,6 +34,18 @@ class Variant:
     # resume allocation failed: the failure handler frees embedding_indices although the resume
     # path has just freed them (engine), or only marks the request failed (hardened)
     refree_on_nomem: bool = True
+    # -- issue 7 designs (docs/trace-format.md "Designs"); defaults are the engine's behaviour --
+    # transfer poll: Success counts as Transferring until this rank's aux row carries the room
+    gate: bool = False
+    # every alloc is followed by a MIN all-reduce of "got blocks"; a partial success rolls back
+    alloc_agree: bool = False
+    # embedding transfer layer: a resume chunk writes (and reports to) its own session only,
+    # statuses are per session, the room is Success once every session has all L tokens
+    per_session: bool = False
+    # failure handler sends a cancel and frees only once Failed (the ack) is delivered
+    cancel: bool = False
+    # topology b: every language rank's sender writes data (no dummy ranks)
+    data_to_all: bool = False
     description: str = ""
 
 
@@ -71,13 +83,37 @@ MUTANTS: dict[str, Variant] = {
     ]
 }
 
-# The team's design, language side only (issue 7 explores the embedding side): one resume per
-# request, and no second free when the resume allocation fails.
-HARDENED = replace(SEED, name="hardened", resend_while_pending=False, refree_on_nomem=False,
-                   description="seed + wait while a resume is outstanding + no double free on "
-                   "resume allocation failure (language side only)")
+# The designs of issue 7, each a set of named changes to `seed` (name -> field, value).
+CHANGES: dict[str, tuple[str, object]] = {
+    "gate": ("gate", True),
+    "no_sync": ("sync_op", None),
+    "wait": ("resend_while_pending", False),
+    "no_refree": ("refree_on_nomem", False),
+    "alloc_agree": ("alloc_agree", True),
+    "per_session": ("per_session", True),
+    "cancel": ("cancel", True),
+    "data_to_all": ("data_to_all", True),
+}
 
-VARIANTS: dict[str, Variant] = {"prefix": PREFIX, "seed": SEED, "hardened": HARDENED, **MUTANTS}
+
+def design(name: str, changes: list[str], description: str) -> Variant:
+    kw = dict(CHANGES[c] for c in changes)
+    return replace(SEED, name=name, description=description, **kw)  # type: ignore[arg-type]
+
+
+HARDENED_CHANGES = ["wait", "no_refree", "alloc_agree", "per_session", "cancel", "data_to_all"]
+DESIGNS: dict[str, Variant] = {v.name: v for v in [
+    design("gate", ["gate", "no_sync"], "seed with the MAX all-reduce replaced by the "
+           "upstream gate-then-MIN: Success counts as Transferring until the rank's metadata landed"),
+    design("hardened_lang", ["wait", "no_refree"], "seed + wait while a resume is outstanding + "
+           "no double free on resume allocation failure (language side only)"),
+    design("hardened", HARDENED_CHANGES, "the team's design: " + ", ".join(HARDENED_CHANGES)),
+    *[design(f"hardened-minus-{c}", [x for x in HARDENED_CHANGES if x != c],
+             f"hardened without {c}") for c in HARDENED_CHANGES],
+]}
+HARDENED = DESIGNS["hardened"]
+
+VARIANTS: dict[str, Variant] = {"prefix": PREFIX, "seed": SEED, **DESIGNS, **MUTANTS}
 
 
 def get_variant(name: str) -> Variant:

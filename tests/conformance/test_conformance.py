@@ -78,13 +78,29 @@ def test_divergence_is_reported_at_the_first_difference(generated):
     pytest.fail("no hand-off in the integrity counterexample")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.parametrize("variant", ["gate", "hardened_lang", "hardened"])
+def test_design_trace_sets_replay_without_divergence(variant):
+    """Witness, counterexample and random traces of the designs (per-rank pool pressure,
+    configs/designs.toml bounds) replay on the reference with the same events."""
+    pc = load(Path(DEFAULT_CONFIG).with_name("designs.toml"))
+    bad = {}
+    for topo in ("a", "b"):
+        for name, tr in trace_set(pc.model_config(2, topo), variant, random_runs=5,
+                                  bmc_witnesses=False).items():
+            r = replay_one(Path(name), tr, "inprocess", 30)
+            if not r.ok:
+                bad[name] = r.error or str(r.divergence)
+    assert not bad, json.dumps(bad, indent=1)[:3000]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(seed=st.integers(0, 2**31), variant=st.sampled_from(sorted(VARIANTS)),
        topology=st.sampled_from(["a", "b"]), tp=st.integers(1, 4),
-       stale=st.sampled_from(["zeros", "any"]))
-def test_random_scenarios_agree(seed, variant, topology, tp, stale):
+       stale=st.sampled_from(["zeros", "any"]),
+       alloc_fail=st.sampled_from(["uniform", "per_rank"]))
+def test_random_scenarios_agree(seed, variant, topology, tp, stale, alloc_fail):
     """Hypothesis: any scenario in the bounds, model and reference produce the same events."""
-    cfg = PC.model_config(tp, topology, stale=stale, depth=7)
+    cfg = PC.model_config(tp, topology, stale=stale, depth=7, alloc_fail=alloc_fail)
     sc = random_scenario(cfg, variant, random.Random(seed))
     tr = sc.trace("hypothesis")
     got = run_trace(tr).to_expected()

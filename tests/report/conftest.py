@@ -74,3 +74,19 @@ def report_dir(prove_json: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     assert res.exit_code == 0, res.output + repr(res.exception)
     (base / "stdout.txt").write_text(res.output)
     return out
+
+
+@pytest.fixture
+def md_tables_ok():
+    """A checker: every Markdown table row has as many cells as its header."""
+
+    def check(md: str) -> None:
+        lines = md.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("|---"):
+                for body in lines[i + 1:]:
+                    if not body.startswith("|"):
+                        break
+                    assert body.count("|") - body.count("\\|") == lines[i - 1].count("|"), body
+
+    return check
