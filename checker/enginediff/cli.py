@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from .driver import TraceResult, actual_trace, run_traces
 from .loader import EngineSourceError
 from .traces import TraceError, load_trace
+
+if TYPE_CHECKING:  # the driver imports torch: only load it when the command runs
+    from .driver import TraceResult
 
 
 def _short(event: object) -> str:
@@ -49,6 +52,8 @@ def engine_diff(engine_src: Path, ranks: int | None, as_json: bool, variant_chec
                 dump_dir: Path | None, timeout_s: float | None, traces: tuple[Path, ...]) -> None:
     """Run TRACE files on the engine's real language queues, one process per rank (gloo)."""
     try:
+        from .driver import actual_trace, run_traces
+
         results, about = run_traces(str(engine_src), [str(t) for t in traces], ranks=ranks,
                                     variant_check=variant_check, deadline_s=timeout_s)
     except (EngineSourceError, TraceError) as e:
