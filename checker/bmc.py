@@ -62,7 +62,9 @@ def _range(x: Any, lo: int, hi: int) -> Any:
 
 
 def build(cfg: ModelConfig, v: Variant, timeout_ms: int = 60_000,
-          extra: list[Any] | None = None) -> Unrolling:
+          extra: list[Any] | None = None, rest: Any = None) -> Unrolling:
+    """The unrolled model and its assumptions. `rest(o, w)` -> (hook, assumptions): the rest of
+    the group for a model of one rank among any number (checker/alltp.py)."""
     t0 = time.perf_counter()
     w = model_width(cfg)
     o = Z3Ops(cfg.block_sizes, w)
@@ -79,7 +81,9 @@ def build(cfg: ModelConfig, v: Variant, timeout_ms: int = 60_000,
     aux0 = [[z3.BitVec(f"aux0[{r}][{b}]", w) for b in range(P)] for r in range(T)]
     aux1 = [[z3.BitVec(f"aux1[{r}][{b}]", w) for b in range(P)] for r in range(T)]
     choices = [make_choices(cfg, lambda n, k=k: z3.Bool(f"{n}@{k}")) for k in range(cfg.depth)]
-    p = Params(length=L, bs=bs, default_tokens=D, receives=receives, delta=cfg.mrope_delta)
+    hook, rest_asm = rest(o, w) if rest is not None else (None, [])
+    p = Params(length=L, bs=bs, default_tokens=D, receives=receives, delta=cfg.mrope_delta,
+               rest=hook)
     run = unroll(o, cfg, v, p, aux0, aux1, choices)
 
     lo, hi = cfg.length_range
@@ -96,7 +100,7 @@ def build(cfg: ModelConfig, v: Variant, timeout_ms: int = 60_000,
                 asm += [_range(aux0[r][b], 0, hi), _range(aux1[r][b], 0, cfg.mrope_delta + 1)]
     for ch in choices:
         asm += choice_assumptions(o, cfg, ch)
-    asm += extra or []
+    asm += (extra or []) + rest_asm
     sym = Symbols(L, bs, D, receives, aux0, aux1, choices)
     return Unrolling(cfg, v, run, sym, timeout_ms, time.perf_counter() - t0, asm)
 

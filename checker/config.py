@@ -86,6 +86,10 @@ SCHEMA: dict[str, Any] = {
                 "max_states": {"type": "integer", "minimum": 1},
             },
         },
+        "all_t": {  # per-rank properties for every T (checker/alltp.py), topology b
+            "type": "object", "additionalProperties": False,
+            "properties": {"variants": {"type": "array", "items": {"enum": sorted(VARIANTS)}}},
+        },
         "expect": {"type": "object", "additionalProperties": {
             "type": "object", "additionalProperties": {
                 "type": "object", "additionalProperties": False,
@@ -115,6 +119,7 @@ class ProveConfig:
     expect: dict[str, Any] = field(default_factory=dict)
     witnesses: dict[str, Any] = field(default_factory=dict)
     fixpoint: dict[str, Any] = field(default_factory=dict)  # [fixpoint]: all-depth domain
+    all_t: list[str] = field(default_factory=list)  # [all_t] variants
 
     def fixpoint_config(self, tp_size: int, topology: str) -> ModelConfig:
         """The small domain of the explicit all-depth search (stale aux rows: zeros)."""
@@ -209,7 +214,8 @@ def load(path: str | Path) -> ProveConfig:
         timeout_seconds=float(pr.get("timeout_seconds", 120)),
         simulations=int(pr.get("simulations", 300)), seed=int(pr.get("seed", 0)),
         jobs=int(pr.get("jobs", 2)), expect=raw.get("expect", {}),
-        witnesses=raw.get("witnesses", {}), fixpoint=raw.get("fixpoint", {}))
+        witnesses=raw.get("witnesses", {}), fixpoint=raw.get("fixpoint", {}),
+        all_t=raw.get("all_t", {}).get("variants", []))
     try:
         for t in cfg.tp_sizes:
             for topo in cfg.topologies:

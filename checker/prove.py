@@ -132,6 +132,23 @@ def check_fixpoint(pc: ProveConfig, variant: str, topology: str, tp_size: int) -
     return rows
 
 
+def check_all_t(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> list[Row]:
+    """Per-rank properties for every T (topology b), by assume-guarantee over one rank. A
+    VIOLATED here may be spurious (the rest of the group is over-approximated): it only means
+    no claim for all T; UNKNOWN and VACUOUS fail the run."""
+    from . import alltp
+
+    cfg = pc.model_config(1, "b")
+    bound = bound_of(cfg) | {"tp_size": "all", "embedding_tp_size": "T"}
+    rows = []
+    for name in alltp.PER_RANK:
+        r = alltp.check(cfg, variant, name, int(pc.timeout_seconds * 1000))
+        exp = r.verdict if r.verdict in (bmc.PROVED, bmc.VIOLATED) else bmc.PROVED
+        rows.append(Row(variant, "b", 0, "all_t", name, r.verdict, exp, "assume-guarantee",
+                        r.seconds, r.step, r.reason, bound))
+    return rows
+
+
 def groups(pc: ProveConfig) -> list[tuple[str, str, int]]:
     gs = [(v, t, n) for v in pc.variants for t in pc.topologies for n in pc.tp_sizes]
     return sorted(gs, key=lambda g: -g[2])  # largest first: better packing on few workers
@@ -144,6 +161,7 @@ def run_all(pc: ProveConfig, jobs: int | None = None,
     out: list[Row] = []
     work = [(check_group, g) for g in groups(pc)] + [(check_fixpoint, g)
                                                      for g in pc.fixpoint_groups()]
+    work += [(check_all_t, (v, "b", 0)) for v in pc.all_t]
     if jobs <= 1:
         for fn, g in work:
             rows = fn(pc, *g)
@@ -158,7 +176,7 @@ def run_all(pc: ProveConfig, jobs: int | None = None,
                 out += rows
                 if on_group:
                     on_group(futs[f], rows)
-    kinds = {"property": 0, "fixpoint": 1, "witness": 2}
+    kinds = {"property": 0, "fixpoint": 1, "all_t": 2, "witness": 3}
     return sorted(out, key=lambda r: (r.variant, r.topology, r.tp_size, kinds[r.kind]))
 
 

@@ -45,7 +45,7 @@ from rich.table import Table
 
 from . import svg
 from .config import ProveConfig
-from .ledger import ALL_DEPTHS, BOUNDED, OPEN, Entry, ledger
+from .ledger import ALL_DEPTHS, ALL_T, BOUNDED, OPEN, Entry, ledger
 from .ledger import VIOLATED as L_VIOLATED
 
 VIOLATED, PROVED, UNKNOWN = "VIOLATED", "PROVED", "UNKNOWN"
@@ -130,10 +130,10 @@ def strength(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # -- the ledger (checker/ledger.py): how strong each claim is -----------------------------
-LEDGER_MARK = {L_VIOLATED: "✗ violated", ALL_DEPTHS: "✓ all depths", BOUNDED: "✓ bounded",
-               OPEN: "? open"}
-LEDGER_CSS = {L_VIOLATED: "violated", ALL_DEPTHS: "proved alldepths", BOUNDED: "proved bounded",
-              OPEN: "unknown"}
+LEDGER_MARK = {L_VIOLATED: "✗ violated", ALL_T: "✓ every T", ALL_DEPTHS: "✓ all depths",
+               BOUNDED: "✓ bounded", OPEN: "? open"}
+LEDGER_CSS = {L_VIOLATED: "violated", ALL_T: "proved alldepths", ALL_DEPTHS: "proved alldepths",
+              BOUNDED: "proved bounded", OPEN: "unknown"}
 
 
 def row_objects(rows: list[dict[str, Any]]) -> list[Any]:
@@ -214,7 +214,8 @@ def designs(rows: list[dict[str, Any]], entries: list[Entry]) -> dict[str, Any]:
                                                  sorted(x["verdicts"].items()))}
                      for x in runs.values()]
     return {"props": props, "rows": body, "notes": notes,
-            "counts": {s: counts.get(s, 0) for s in (L_VIOLATED, ALL_DEPTHS, BOUNDED, OPEN)},
+            "counts": {s: counts.get(s, 0) for s in (L_VIOLATED, ALL_T, ALL_DEPTHS, BOUNDED,
+                                                      OPEN)},
             "marks": LEDGER_MARK, "fixpoint_runs": fixpoint_runs}
 
 
@@ -310,7 +311,7 @@ def time_series(rows: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]
     timed in the designs section."""
     acc: dict[tuple[str, str, int], float] = {}
     for r in rows:
-        if r.get("kind") == "fixpoint":
+        if r.get("kind") in ("fixpoint", "all_t"):
             continue
         k = (r["variant"], r["topology"], r["tp_size"])
         acc[k] = acc.get(k, 0.0) + float(r.get("seconds") or 0.0)

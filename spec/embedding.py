@@ -32,6 +32,17 @@ class Params:
     default_tokens: Term  # SGLANG_EMBEDDING_DEFAULT_ALLOCATE_BUFFER_SIZE
     receives: list[Term]  # per language rank: its sender writes data (always true in topology a)
     delta: Term
+    # the rest of the group (checker/alltp.py): (name, own contributions, op) -> the reduced
+    # value, for a model of one rank among any number; None = the ranks modelled are all
+    rest: Any = None
+
+
+def collective(o: Ops, p: Params, name: str, xs: list[Term], op: str) -> Term:
+    """A MIN/MAX/AND across ranks: over the modelled ranks, or joined with the rest."""
+    out = xs[0]
+    for x in xs[1:]:
+        out = o.And(out, x) if op == "and" else o.Min(out, x) if op == "min" else o.Max(out, x)
+    return out if p.rest is None else p.rest(name, out, op)
 
 
 @dataclass
@@ -196,12 +207,11 @@ def transfer_worker(o: Ops, cfg: ModelConfig, v: Variant, st: State, p: Params, 
         st.sess[r].record = o.And(st.sess[r].record, o.Not(pop))
 
 
-def scheduler_inflight_poll(o: Ops, cfg: ModelConfig, st: State, when: Term) -> Term:
+def scheduler_inflight_poll(o: Ops, cfg: ModelConfig, st: State, p: Params, when: Term
+                            ) -> Term:
     """§7.1 step 4: MIN over embedding ranks; Success or Failed -> clear() and free the
     source blocks (both paths clear: failure_exception() calls clear())."""
-    m = st.send[0].status
-    for s in st.send[1:]:
-        m = o.Min(m, s.status)
+    m = collective(o, p, "inflight_min", [s.status for s in st.send], "min")
     fire = o.And(when, st.src_alive, o.Or(m == SUCCESS, m == FAILED))
     for s in st.send:
         s.infos = o.And(s.infos, o.Not(fire))

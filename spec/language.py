@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from . import allocator, buffers
 from .config import FAILED, SUCCESS, TRANSFERRING, WAITING_FOR_INPUT, ModelConfig
-from .embedding import Params
+from .embedding import Params, collective
 from .ops import Ops, Term
 from .state import (
     DONE,
@@ -79,15 +79,6 @@ def poll(o: Ops, lr: LangRank) -> Term:
     return p
 
 
-def reduce(o: Ops, xs: list[Term], op: str) -> Term:
-    if op == "and":
-        return o.And(*xs)
-    out = xs[0]
-    for x in xs[1:]:
-        out = o.Min(out, x) if op == "min" else o.Max(out, x)
-    return out
-
-
 def send_message(st: State, r: int, valid: Term, kind: int, sent: Term, allocated: Term,
                  blocks: list[Term], n: Term) -> None:
     st.sess[r].inbox.append({"valid": valid, "kind": kind, "sent": sent,
@@ -120,9 +111,10 @@ def reap(o: Ops, lr: LangRank, ob: LangObs, when: Term) -> None:
     lr.draining = o.And(lr.draining, o.Not(go))
 
 
-def agree(o: Ops, oks: list[Term], joins: list[Term]) -> Term:
+def agree(o: Ops, p: Params, name: str, oks: list[Term], joins: list[Term]) -> Term:
     """alloc_agree: MIN all-reduce of "alloc returned blocks" over the ranks that allocate."""
-    return reduce(o, [o.If(j, ok, True) for ok, j in zip(oks, joins, strict=True)], "and")
+    return collective(o, p, name, [o.If(j, ok, True) for ok, j in zip(oks, joins, strict=True)],
+                      "and")
 
 
 def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: State,
@@ -146,7 +138,7 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
         ob = obs[r]
         ob.poll_pre = o.And(when, lr.phase == PREALLOC, o.Not(lr.waiting_for_input))
         pre_polls.append(poll_if(o, lr, ob.poll_pre))
-    p_pre = reduce(o, pre_polls, "min")
+    p_pre = collective(o, p, "poll_prealloc", pre_polls, "min")
     pre_allocs = []
     for r, lr in enumerate(L):
         ob = obs[r]
@@ -161,7 +153,8 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
         called = o.And(try_alloc, has_space)
         a = allocator.alloc(o, lr, p.default_tokens, p.bs, alloc_fail[r], cfg.max_blocks, called)
         pre_allocs.append((hs_failed, try_alloc, called, a))
-    agreed = agree(o, [a.ok for *_, a in pre_allocs], [t for _, t, _, _ in pre_allocs]) \
+    agreed = agree(o, p, "agree_prealloc", [a.ok for *_, a in pre_allocs],
+                   [t for _, t, _, _ in pre_allocs]) \
         if v.alloc_agree else True
     for r, lr in enumerate(L):
         ob = obs[r]
@@ -195,13 +188,13 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
             obs[r].vals["gated"] = held
             val = o.If(held, TRANSFERRING, val)
         tr_polls.append(val)
-    pt = reduce(o, tr_polls, "min")
+    pt = collective(o, p, "poll_transfer", tr_polls, "min")
     reads = [buffers.get_buf(o, lr, p.bs) for lr in L]
     is_tr = [o.And(obs[r].poll_tr, pt == TRANSFERRING) for r in range(T)]
     first = [o.And(is_tr[r], o.Not(L[r].cached) if v.cached_path else True) for r in range(T)]
     synced = v.sync_op is not None
-    l_red = reduce(o, [reads[r].n for r in range(T)], v.sync_op or "max")
-    s_red = reduce(o, [reads[r].k for r in range(T)], v.sync_op or "max")
+    l_red = collective(o, p, "sync_total", [reads[r].n for r in range(T)], v.sync_op or "max")
+    s_red = collective(o, p, "sync_sent", [reads[r].k for r in range(T)], v.sync_op or "max")
     ctx: list[tuple[Term, ...]] = []
     for r, lr in enumerate(L):
         ob, rd = obs[r], reads[r]
@@ -267,7 +260,8 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
             ob.bad_free = o.Or(ob.bad_free, allocator.free(o, lr, old, n_old, dec))
         ctx.append((dec, a, sent, failed, overlong, resumed, fresh, wait, tr, old, n_old))
     # alloc_agree: the ranks that allocated agree on the outcome before anyone sends a resume
-    agreed = agree(o, [c[1].ok for c in ctx], [c[0] for c in ctx]) if v.alloc_agree else True
+    agreed = agree(o, p, "agree_resume", [c[1].ok for c in ctx], [c[0] for c in ctx]) \
+        if v.alloc_agree else True
     for r, lr in enumerate(L):
         ob = obs[r]
         dec, a, sent, failed, overlong, resumed, fresh, wait, tr, old, n_old = ctx[r]

@@ -102,7 +102,7 @@ def step(o: Ops, cfg: ModelConfig, v: Variant, st0: State, p: emb.Params, ch: Ch
     encode_fired = emb.scheduler_send_first_chunk(o, cfg, st, ch.encode)
     for e in range(cfg.n_senders):
         emb.transfer_worker(o, cfg, v, st, p, e, ch.chunks[e], ch.chunk_fail[e], eff)
-    emb.scheduler_inflight_poll(o, cfg, st, ch.emb_finish)
+    emb.scheduler_inflight_poll(o, cfg, st, p, ch.emb_finish)
     for r in range(T):
         emb.language_thread_deliver(o, st, r, ch.deliver[r], eff)
 

@@ -98,7 +98,7 @@ def test_designs_matrix_from_ledger() -> None:
     c = cell(doc, "hardened-minus-wait", "b", "integrity")
     assert (c["mark"], c["detail"]) == ("✗ violated", "T=2, step 9 (all-depth search)")
     assert cell(doc, "my_design", "a", "no_leak")["mark"] == "? open"
-    assert d["counts"] == {"violated": 3, "all depths (small domain)": 4, "bounded": 16,
+    assert d["counts"] == {"violated": 3, "all T (to the depth)": 0, "all depths (small domain)": 4, "bounded": 16,
                            "open": 1}
     assert [(f["variant"], f["topology"], f["tp_size"]) for f in d["fixpoint_runs"]][:2] \
         == [("hardened", "a", 1), ("hardened", "a", 2)]
