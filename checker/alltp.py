@@ -30,7 +30,8 @@ from . import bmc
 PER_RANK = ["conservation", "block_ownership"]
 
 
-def rest_of_group(o: Any, w: int) -> tuple[Any, list[Any]]:
+def rest_of_group(w: int) -> tuple[Any, list[Any]]:
+    """The hook for `Params.rest` on `w`-bit terms, and the constraints it adds."""
     asm: list[Any] = []
     n = [0]
 

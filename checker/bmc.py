@@ -63,7 +63,7 @@ def _range(x: Any, lo: int, hi: int) -> Any:
 
 def build(cfg: ModelConfig, v: Variant, timeout_ms: int = 60_000,
           extra: list[Any] | None = None, rest: Any = None) -> Unrolling:
-    """The unrolled model and its assumptions. `rest(o, w)` -> (hook, assumptions): the rest of
+    """The unrolled model and its assumptions. `rest(w)` -> (hook, assumptions): the rest of
     the group for a model of one rank among any number (checker/alltp.py)."""
     t0 = time.perf_counter()
     w = model_width(cfg)
@@ -81,7 +81,7 @@ def build(cfg: ModelConfig, v: Variant, timeout_ms: int = 60_000,
     aux0 = [[z3.BitVec(f"aux0[{r}][{b}]", w) for b in range(P)] for r in range(T)]
     aux1 = [[z3.BitVec(f"aux1[{r}][{b}]", w) for b in range(P)] for r in range(T)]
     choices = [make_choices(cfg, lambda n, k=k: z3.Bool(f"{n}@{k}")) for k in range(cfg.depth)]
-    hook, rest_asm = rest(o, w) if rest is not None else (None, [])
+    hook, rest_asm = rest(w) if rest is not None else (None, [])
     p = Params(length=L, bs=bs, default_tokens=D, receives=receives, delta=cfg.mrope_delta,
                rest=hook)
     run = unroll(o, cfg, v, p, aux0, aux1, choices)

@@ -19,7 +19,7 @@ from .config import (
     ModelConfig,
 )
 from .ops import Ops, Term
-from .state import ALL_SESSIONS, GARBAGE, INIT_MSG, RESUME_MSG, State
+from .state import ALL_SESSIONS, GARBAGE, INIT_MSG, RESUME_MSG, Sender, State
 from .variants import Variant
 
 
@@ -60,7 +60,7 @@ def update_status(o: Ops, old: Term, s: Term) -> Term:
     return o.If(old == ABSENT, s, o.If(s == FAILED, FAILED, o.Max(old, s)))
 
 
-def _enqueue(o: Ops, snd: Any, when: Term, target: int) -> None:
+def _enqueue(o: Ops, snd: Sender, when: Term, target: int) -> None:
     """per_session: append a chunk for `target` to the shard queue (slots >= chunks are free)."""
     snd.cq = [o.If(o.And(when, snd.chunks == i), target, x) for i, x in enumerate(snd.cq)]
 

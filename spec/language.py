@@ -11,6 +11,7 @@ Branch labels name the engine's branches of §8.3/§8.4 (see BRANCHES).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from . import allocator, buffers
 from .config import FAILED, SUCCESS, TRANSFERRING, WAITING_FOR_INPUT, ModelConfig
@@ -67,7 +68,7 @@ class LangObs:
     decision: Term = False  # the Transferring procedure ran (L, S are in vals)
     n_min_pre: Term = False  # alloc_agree: issued the prealloc agreement MIN all-reduce
     n_min_tr: Term = False  # alloc_agree: issued the resume agreement MIN all-reduce
-    reaped: Term = False  # cancel: freed the kept blocks once Failed was delivered
+    kept_freed: Term = False  # cancel: freed the kept blocks once Failed was delivered
 
 
 def poll(o: Ops, lr: LangRank) -> Term:
@@ -88,7 +89,7 @@ def send_message(st: State, r: int, valid: Term, kind: int, sent: Term, allocate
 def handle_failed_request(o: Ops, v: Variant, st: State, r: int, ob: LangObs, when: Term,
                           free: bool = True) -> None:
     """_handle_failed_request (§8.6): log, failure_exception(), free(embedding_indices).
-    cancel: send a cancel instead, and keep the blocks until the Failed ack (`reap`)."""
+    cancel: send a cancel instead, and keep the blocks until the Failed ack (`free_kept_blocks`)."""
     lr = st.lang[r]
     ob.vals["reason_abort"] = o.If(when, lr.aborted, ob.vals.get("reason_abort", False))
     if v.cancel:
@@ -101,11 +102,11 @@ def handle_failed_request(o: Ops, v: Variant, st: State, r: int, ob: LangObs, wh
     lr.phase = o.If(when, FAILED_OUT, lr.phase)
 
 
-def reap(o: Ops, lr: LangRank, ob: LangObs, when: Term) -> None:
+def free_kept_blocks(o: Ops, lr: LangRank, ob: LangObs, when: Term) -> None:
     """cancel: at the start of an iteration, free the kept blocks once Failed has arrived."""
     go = o.And(when, lr.draining, lr.status == FAILED)
-    ob.reaped = go
-    ob.vals.update(reap_blocks=list(lr.embedding_indices), reap_n=lr.n_indices)
+    ob.kept_freed = go
+    ob.vals.update(kept_blocks=list(lr.embedding_indices), kept_n=lr.n_indices)
     ob.bad_free = o.Or(ob.bad_free, allocator.free(o, lr, lr.embedding_indices, lr.n_indices, go))
     ob.freed = o.Or(ob.freed, go)
     lr.draining = o.And(lr.draining, o.Not(go))
@@ -117,6 +118,32 @@ def agree(o: Ops, p: Params, name: str, oks: list[Term], joins: list[Term]) -> T
                       "and")
 
 
+class _Decided(NamedTuple):
+    """One rank's Transferring procedure up to its resume allocation (the agreement on that
+    allocation needs every rank's outcome before any rank goes on)."""
+
+    dec: Term  # L > S: free, alloc(L - S)
+    a: allocator.AllocResult
+    sent: Term
+    failed: Term
+    overlong: Term
+    resumed: Term
+    fresh: Term
+    wait: Term
+    tr: Term
+    old: list[Term]
+    n_old: Term
+
+
+def commit_if_agreed(o: Ops, lr: LangRank, ob: LangObs, a: allocator.AllocResult,
+                     agreed: Term) -> tuple[Term, Term]:
+    """alloc_agree: keep this rank's blocks only if every rank got some; otherwise give them
+    back (the rollback `free`). Returns (kept, rolled back)."""
+    rollback = o.And(a.ok, o.Not(agreed))
+    ob.bad_free = o.Or(ob.bad_free, allocator.free(o, lr, a.blocks, a.n, rollback))
+    return o.And(a.ok, agreed), rollback
+
+
 def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: State,
                                       p: Params, abort: Term, alloc_fail: list[Term],
                                       when: Term) -> list[LangObs]:
@@ -125,7 +152,7 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
     obs = [LangObs() for _ in range(T)]
     if v.cancel:
         for lr, ob in zip(L, obs, strict=True):
-            reap(o, lr, ob, when)
+            free_kept_blocks(o, lr, ob, when)
     # abort requests are broadcast input, handled before the queues (§11)
     for lr in L:
         inq = o.And(when, abort, o.Or(lr.phase == PREALLOC, lr.phase == TRANSFER))
@@ -159,11 +186,10 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
     for r, lr in enumerate(L):
         ob = obs[r]
         hs_failed, try_alloc, called, a = pre_allocs[r]
-        ok = o.And(a.ok, agreed)
-        rollback = o.And(a.ok, o.Not(agreed))  # alloc_agree: another rank got no blocks
+        ok, rollback = a.ok, False
         if v.alloc_agree:
             ob.n_min_pre = try_alloc
-            ob.bad_free = o.Or(ob.bad_free, allocator.free(o, lr, a.blocks, a.n, rollback))
+            ok, rollback = commit_if_agreed(o, lr, ob, a, agreed)
         lr.embedding_indices = [o.If(ok, a.blocks[i], lr.embedding_indices[i])
                                 for i in range(cfg.max_blocks)]
         lr.n_indices = o.If(ok, a.n, lr.n_indices)
@@ -195,7 +221,7 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
     synced = v.sync_op is not None
     l_red = collective(o, p, "sync_total", [reads[r].n for r in range(T)], v.sync_op or "max")
     s_red = collective(o, p, "sync_sent", [reads[r].k for r in range(T)], v.sync_op or "max")
-    ctx: list[tuple[Term, ...]] = []
+    ctx: list[_Decided] = []
     for r, lr in enumerate(L):
         ob, rd = obs[r], reads[r]
         ob.vals["p_tr"] = pt
@@ -258,20 +284,19 @@ def process_multimodal_language_queue(o: Ops, cfg: ModelConfig, v: Variant, st: 
         a = allocator.alloc(o, lr, need, p.bs, alloc_fail[r], cfg.max_blocks, dec)
         if not v.free_before_alloc:  # the alloc line moved above the free line
             ob.bad_free = o.Or(ob.bad_free, allocator.free(o, lr, old, n_old, dec))
-        ctx.append((dec, a, sent, failed, overlong, resumed, fresh, wait, tr, old, n_old))
+        ctx.append(_Decided(dec, a, sent, failed, overlong, resumed, fresh, wait, tr, old, n_old))
     # alloc_agree: the ranks that allocated agree on the outcome before anyone sends a resume
-    agreed = agree(o, p, "agree_resume", [c[1].ok for c in ctx], [c[0] for c in ctx]) \
+    agreed = agree(o, p, "agree_resume", [c.a.ok for c in ctx], [c.dec for c in ctx]) \
         if v.alloc_agree else True
     for r, lr in enumerate(L):
         ob = obs[r]
         dec, a, sent, failed, overlong, resumed, fresh, wait, tr, old, n_old = ctx[r]
-        ok = o.And(a.ok, agreed)
-        nomem = o.And(dec, o.Not(ok))
+        ok = a.ok
         if v.alloc_agree:
-            rollback = o.And(a.ok, o.Not(agreed))
             ob.n_min_tr = dec
-            ob.bad_free = o.Or(ob.bad_free, allocator.free(o, lr, a.blocks, a.n, rollback))
+            ok, rollback = commit_if_agreed(o, lr, ob, a, agreed)
             ob.vals.update(tr_agreed=agreed, tr_rollback=rollback)
+        nomem = o.And(dec, o.Not(ok))
         # frees embedding_indices: still the old ones (no_refree: already freed, not again)
         handle_failed_request(o, v, st, r, ob, nomem, free=v.refree_on_nomem)
         lr.embedding_indices = [o.If(ok, a.blocks[i], lr.embedding_indices[i])

@@ -57,8 +57,8 @@ def rank_events(cfg: ModelConfig, v: Variant, r: int, ob: LangObs) -> list[Event
     vals = ob.vals
     out: list[Event] = []
     rid, h = cfg.rid, cfg.hidden
-    if ob.reaped:  # cancel: the Failed ack arrived, the kept blocks go back
-        out.append({"ev": "free", "blocks": _blocks(vals["reap_blocks"], vals["reap_n"])})
+    if ob.kept_freed:  # cancel: the Failed ack arrived, the kept blocks go back
+        out.append({"ev": "free", "blocks": _blocks(vals["kept_blocks"], vals["kept_n"])})
     if ob.poll_pre:
         out.append({"ev": "poll", "queue": "prealloc", "result": [int(vals["p_pre"])]})
     if ob.pre_branch == PRE_HANDSHAKE_FAILED:

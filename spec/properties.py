@@ -251,7 +251,7 @@ def branch_witnesses(variant: Variant | None = None) -> dict[str, Pred]:
                                  for x in run.steps[k].obs]))
     if variant is not None and variant.cancel:
         out["cancel: kept blocks freed after the Failed ack"] = lambda o, cfg, run, k: o.And(
-            _live(o, run, k), o.Or(*[x.reaped for x in run.steps[k].obs]))
+            _live(o, run, k), o.Or(*[x.kept_freed for x in run.steps[k].obs]))
     if variant is not None and variant.alloc_agree:
         out["alloc_agree: prealloc allocation rolled back"] = lambda o, cfg, run, k: o.And(
             _live(o, run, k), o.Or(*[x.vals["pre_rollback"] for x in run.steps[k].obs]))

@@ -32,7 +32,7 @@ def test_rest_of_group_constrains_each_collective():
     """The hook returns fresh values that obey MIN <= own, MAX >= own, AND -> own."""
     import z3
 
-    hook, asm = alltp.rest_of_group(None, 8)
+    hook, asm = alltp.rest_of_group(8)
     own = z3.BitVec("own", 8)
     lo, hi, ok = hook("m", own, "min"), hook("x", own, "max"), hook("a", z3.Bool("o"), "and")
     s = z3.Solver()
