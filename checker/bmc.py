@@ -16,9 +16,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import z3
+from ranksync.spec import content
 from ranksync.spec.config import ModelConfig
 from ranksync.spec.embedding import Params
-from ranksync.spec.model import Choices, Run, choice_assumptions, make_choices, unroll
+from ranksync.spec.model import (
+    Choices,
+    Run,
+    choice_assumptions,
+    held_assumptions,
+    leftovers,
+    make_choices,
+    row_assumptions,
+    unroll,
+)
 from ranksync.spec.ops import Z3Ops, width_for
 from ranksync.spec.properties import Pred, Property
 from ranksync.spec.variants import Variant
@@ -33,8 +43,9 @@ class Symbols:
     bs: Any
     default_tokens: Any
     receives: list[Any]
-    aux0: list[list[Any]]
+    aux0: list[list[Any]]  # leftover aux rows [rank][block]
     aux1: list[list[Any]]
+    held: list[Any]  # blocks held by other requests at the start, per rank
     choices: list[Choices]
 
 
@@ -54,7 +65,8 @@ def model_width(cfg: ModelConfig) -> int:
     hi = max(cfg.length_range[1], cfg.default_alloc_range[1])
     mb, bs = cfg.max_blocks, max(cfg.block_sizes)
     return width_for(max(hi * (cfg.depth + 2), (hi + mb + 1) * bs + hi, mb * bs * 2,
-                         cfg.pool_blocks + 2 * mb, cfg.mrope_delta + 1))
+                         cfg.pool_blocks + 2 * mb, cfg.mrope_delta + 1,
+                         content.max_magnitude(cfg)))
 
 
 def _range(x: Any, lo: int, hi: int) -> Any:
@@ -80,11 +92,13 @@ def build(cfg: ModelConfig, v: Variant, timeout_ms: int = 60_000,
         receives = [z3.Bool(f"receives[{r}]") for r in range(T)]
     aux0 = [[z3.BitVec(f"aux0[{r}][{b}]", w) for b in range(P)] for r in range(T)]
     aux1 = [[z3.BitVec(f"aux1[{r}][{b}]", w) for b in range(P)] for r in range(T)]
-    choices = [make_choices(cfg, lambda n, k=k: z3.Bool(f"{n}@{k}")) for k in range(cfg.depth)]
+    held = [z3.BitVec(f"held[{r}]", w) for r in range(T)]
+    choices = [make_choices(cfg, lambda n, k=k: z3.Bool(f"{n}@{k}"),
+                            lambda n, k=k: z3.BitVec(f"{n}@{k}", w)) for k in range(cfg.depth)]
     hook, rest_asm = rest(w) if rest is not None else (None, [])
     p = Params(length=L, bs=bs, default_tokens=D, receives=receives, delta=cfg.mrope_delta,
                rest=hook)
-    run = unroll(o, cfg, v, p, aux0, aux1, choices)
+    run = unroll(o, cfg, v, p, leftovers(o, cfg, v, p, aux0, aux1, held), choices)
 
     lo, hi = cfg.length_range
     dlo, dhi = cfg.default_alloc_range
@@ -92,17 +106,13 @@ def build(cfg: ModelConfig, v: Variant, timeout_ms: int = 60_000,
                       z3.Or(*[bs == b for b in cfg.block_sizes])]
     if cfg.topology == "b" and cfg.receivers is None:
         asm.append(z3.Or(*receives))
-    for r in range(T):
-        for b in range(P):
-            if cfg.stale == "zeros":
-                asm += [aux0[r][b] == 0, aux1[r][b] == 0]
-            else:  # an earlier occupant's aux row: any length the pool could have held
-                asm += [_range(aux0[r][b], 0, hi), _range(aux1[r][b], 0, cfg.mrope_delta + 1)]
+    asm += row_assumptions(o, cfg, v, p, aux0, aux1) + held_assumptions(cfg, held)
     for ch in choices:
-        asm += choice_assumptions(o, cfg, ch)
+        asm += choice_assumptions(o, cfg, v, p, ch)
     asm += (extra or []) + rest_asm
-    sym = Symbols(L, bs, D, receives, aux0, aux1, choices)
-    return Unrolling(cfg, v, run, sym, timeout_ms, time.perf_counter() - t0, asm)
+    sym = Symbols(L, bs, D, receives, aux0, aux1, held, choices)
+    return Unrolling(cfg, v, run, sym, timeout_ms, time.perf_counter() - t0,
+                     [z3.BoolVal(a) if isinstance(a, bool) else a for a in asm])
 
 
 @dataclass

@@ -125,22 +125,27 @@ def prove(config_path: str | None, as_json: bool, jobs: int | None, tp_sizes: li
 @main.command()
 @click.argument("variant")
 @click.argument("prop", metavar="PROPERTY")
-@click.option("--topology", type=click.Choice(["a", "b"]), default="b", show_default=True)
+@click.option("--topology", type=click.Choice(["a", "b"]), default="a", show_default=True,
+              help="a: the engine's rank mapping; b: some ranks get status but no data")
 @click.option("--ranks", type=int, help="T (default: the smallest T up to 4 that violates)")
 @click.option("--receivers", callback=csv_ints, help="topology b: ranks that receive data")
 @click.option("--embedding-ranks", type=int, help="topology a: E")
 @click.option("--depth", type=int)
 @click.option("--faults/--no-faults", default=None,
               help="allow aborts and transfer failures (default: from the config)")
-@click.option("--stale", type=click.Choice(["zeros", "any"]),
-              help="initial aux rows: zeros, or earlier occupants' (default: from the config)")
+@click.option("--stale", type=click.Choice(["history", "per_rank", "zeros"]),
+              help="leftover buffer contents: from a shared history (the engine), drawn "
+              "independently per rank (what-if), or zeros (default: from the config)")
+@click.option("--pool-pressure", type=click.Choice(["none", "shared", "per_rank"]),
+              help="other requests holding blocks: on every rank alike (the engine), on some "
+              "ranks only (what-if), or none (default: from the config)")
 @click.option("--config", "config_path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="show every event, not only log lines")
 def explain(variant: str, prop: str, topology: str, ranks: int | None,
             receivers: list[int] | None, embedding_ranks: int | None, depth: int | None,
-            faults: bool | None, stale: str | None, config_path: str | None, as_json: bool,
-            verbose: bool) -> None:
+            faults: bool | None, stale: str | None, pool_pressure: str | None,
+            config_path: str | None, as_json: bool, verbose: bool) -> None:
     """The counterexample of PROPERTY for VARIANT as a per-rank timeline of the engine's log
     lines, or what was proved and to which bound."""
     from . import bmc
@@ -158,6 +163,8 @@ def explain(variant: str, prop: str, topology: str, ranks: int | None,
         over["faults"] = faults
     if stale:
         over["stale"] = stale
+    if pool_pressure:
+        over["pool_pressure"] = pool_pressure
     if receivers is not None:
         if topology != "b":
             fail_input("--receivers applies to topology b")

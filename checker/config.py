@@ -50,9 +50,11 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "depth": {"type": "integer", "minimum": 1, "maximum": 40},
                 **BOUNDS,
-                "stale": {"enum": ["zeros", "any"]},
+                "stale": {"enum": ["history", "per_rank", "zeros"]},
                 "faults": {"type": "boolean"},
-                "alloc_fail": {"enum": ["none", "uniform", "per_rank"]},
+                "pool_pressure": {"enum": ["none", "shared", "per_rank"]},
+                "held_range": {"type": "array", "minItems": 2, "maxItems": 2,
+                               "items": {"type": "integer", "minimum": 0}},
                 "progress_bound": {"type": "integer", "minimum": 1},
                 "embedding_tp_size": {"type": "integer", "minimum": 1},
             },
@@ -81,7 +83,9 @@ SCHEMA: dict[str, Any] = {
                 **BOUNDS,
                 "topologies": {"type": "array", "items": {"enum": ["a", "b"]}},
                 "faults": {"type": "boolean"},
-                "alloc_fail": {"enum": ["none", "uniform", "per_rank"]},
+                "pool_pressure": {"enum": ["none", "shared", "per_rank"]},
+                "held_range": {"type": "array", "minItems": 2, "maxItems": 2,
+                               "items": {"type": "integer", "minimum": 0}},
                 "max_depth": {"type": "integer", "minimum": 1},
                 "max_states": {"type": "integer", "minimum": 1},
             },
@@ -124,7 +128,8 @@ class ProveConfig:
     def fixpoint_config(self, tp_size: int, topology: str) -> ModelConfig:
         """The small domain of the explicit all-depth search (stale aux rows: zeros)."""
         over = {k: self.fixpoint[k] for k in ("pool_blocks", "block_sizes", "length_range",
-                                              "default_alloc_range", "faults", "alloc_fail")
+                                              "default_alloc_range", "faults", "pool_pressure",
+                                              "held_range")
                 if k in self.fixpoint}
         over = {k: tuple(v) if isinstance(v, list) else v for k, v in over.items()}
         return self.model_config(tp_size, topology, stale="zeros", **over)
@@ -138,7 +143,7 @@ class ProveConfig:
     def model_config(self, tp_size: int, topology: str, **over: Any) -> ModelConfig:
         m = dict(self.model)
         e = m.pop("embedding_tp_size", 1)
-        for k in ("block_sizes", "length_range", "default_alloc_range"):
+        for k in ("block_sizes", "length_range", "default_alloc_range", "held_range"):
             if k in m:
                 m[k] = tuple(m[k])
         m.update(over)

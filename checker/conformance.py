@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 import jsonschema
+from ranksync.spec import content as ids
 from ranksync.spec.config import ModelConfig
 from ranksync.spec.properties import PROPERTIES, branch_witnesses
 
@@ -44,7 +45,7 @@ def load_trace(path: Path) -> dict[str, Any]:
         jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
     except jsonschema.ValidationError as e:
         where = "/".join(str(x) for x in e.absolute_path) or "(top level)"
-        raise TraceInputError(f"{path}: not a ranksync trace v1 at {where}: {e.message}") from None
+        raise TraceInputError(f"{path}: not a ranksync trace v2 at {where}: {e.message}") from None
     return data
 
 
@@ -67,12 +68,31 @@ def scenario_from_trace(tr: dict[str, Any]) -> Scenario:
         block_sizes=(s["block_size"],), length_range=(s["embedding_length"],) * 2,
         default_alloc_range=(s["default_allocate_tokens"],) * 2, mrope_delta=s["mrope_delta"],
         hidden=s["hidden"], rid=s["rid"], room=s["room"])
+    T, P, bs = cfg.tp_size, cfg.pool_blocks, s["block_size"]
+    held = []
+    for r in range(T):
+        free = s.get("initial_free", [list(range(P))] * T)[r]
+        h = s.get("initial_held", [[]] * T)[r]
+        if free != list(range(len(free))) or h != list(range(len(free), P)):
+            raise TraceInputError(f"scenario.initial_free/initial_held of rank {r}: the model "
+                                  f"replays only a free list [0..F-1] with blocks F..P-1 held")
+        held.append(len(h))
+    raw = s.get("initial_content", [[[-1] * bs for _ in range(P)] for _ in range(T)])
+    content = [[ids.import_id(cfg, int(raw[r][b][x])) if x < bs else ids.ZERO
+                for b in range(P) for x in range(cfg.slots)] for r in range(T)]
+    schedule = [dict(x) for x in tr["schedule"]]
+    for k, st in enumerate(tr.get("expected", [])[:len(schedule)]):
+        rows = [[[0, 0] for _ in range(P)] for _ in range(T)]
+        for r, taken in enumerate(st.get("taken", [])):
+            for t in taken:
+                rows[r][t["block"]] = list(t["aux"])
+        schedule[k]["taken_aux"] = rows
     return Scenario(cfg=cfg, variant=tr["variant"], length=s["embedding_length"],
-                    bs=s["block_size"], default_tokens=s["default_allocate_tokens"],
+                    bs=bs, default_tokens=s["default_allocate_tokens"],
                     receivers=list(s["receivers"]),
                     aux0=[[a[0] for a in row] for row in s["initial_aux"]],
                     aux1=[[a[1] for a in row] for row in s["initial_aux"]],
-                    schedule=[dict(x) for x in tr["schedule"]])
+                    held=held, schedule=schedule, content=content)
 
 
 def model_expected(tr: dict[str, Any]) -> list[dict[str, Any]]:
@@ -97,21 +117,40 @@ class Divergence:
                 + f": expected {json.dumps(self.expected)}, got {json.dumps(self.actual)}")
 
 
+def same_event(e: Any, a: Any) -> bool:
+    """Equal, except that a null mrope value of the expected hand-off matches anything
+    (docs/trace-format.md: the model does not track it)."""
+    if not (isinstance(e, dict) and isinstance(a, dict) and e.get("ev") == "handoff"
+            and "mrope" in e and "mrope" in a):
+        return bool(e == a)
+    rows = len(e["mrope"]) == len(a["mrope"]) and all(
+        len(x) == len(y) and all(p is None or p == q for p, q in zip(x, y, strict=True))
+        for x, y in zip(e["mrope"], a["mrope"], strict=True))
+    return rows and {k: v for k, v in e.items() if k != "mrope"} == \
+        {k: v for k, v in a.items() if k != "mrope"}
+
+
+def _same_list(ev: list[Any], av: list[Any]) -> bool:
+    return len(ev) == len(av) and all(same_event(x, y) for x, y in zip(ev, av, strict=True))
+
+
 def first_divergence(expected: list[dict[str, Any]], actual: list[dict[str, Any]]
                      ) -> Divergence | None:
     for e, a in zip(expected, actual, strict=False):
         k = e["step"]
         dead = all(r and r[-1] == {"ev": "deadlock"} for r in e["ranks"])
-        for key in ("ranks", "writes", "delivered"):
+        for key in ("ranks", "writes", "delivered", "taken"):
+            if key not in e or key not in a:
+                continue
             for r, (ev, av) in enumerate(zip(e[key], a[key], strict=False)):
                 if key == "ranks" and dead:
                     if not av or av[-1] != {"ev": "deadlock"}:
                         return Divergence(k, r, key, None, {"ev": "deadlock"},
                                           av[-1] if av else None)
                     continue
-                if ev != av:
-                    i = next((i for i, (x, y) in enumerate(zip(ev, av, strict=False)) if x != y),
-                             min(len(ev), len(av)))
+                if not _same_list(ev, av):
+                    i = next((i for i, (x, y) in enumerate(zip(ev, av, strict=False))
+                              if not same_event(x, y)), min(len(ev), len(av)))
                     return Divergence(k, r, key, i, ev[i] if i < len(ev) else None,
                                       av[i] if i < len(av) else None)
             if len(e[key]) != len(a[key]):

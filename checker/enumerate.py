@@ -17,11 +17,11 @@ from typing import Any
 
 from ranksync.spec.config import ModelConfig
 from ranksync.spec.embedding import Params
-from ranksync.spec.model import Choices, Run, StepRecord, step
+from ranksync.spec.model import Choices, Run, StepRecord, leftovers, step
 from ranksync.spec.ops import PyOps
 from ranksync.spec.properties import PROPERTIES
-from ranksync.spec.state import State, init_state
-from ranksync.spec.variants import get_variant
+from ranksync.spec.state import Leftovers, State, init_state
+from ranksync.spec.variants import SEED, get_variant
 
 
 def _canon(x: Any) -> Any:
@@ -46,24 +46,38 @@ def canonical(st: State) -> Any:
             st.src_frees, st.deadlock)
 
 
+def none_choices(cfg: ModelConfig, **kw: Any) -> Choices:
+    """The empty step (every environment action off, no iteration), with `kw` set."""
+    T, E, P = cfg.tp_size, cfg.n_senders, cfg.pool_blocks
+    base: dict[str, Any] = {
+        "messages": [False] * T, "encode": False, "chunks": [False] * E,
+        "chunk_fail": [False] * E, "emb_finish": False, "deliver": [False] * T,
+        "abort": False, "others_free": [False] * T, "others_alloc": [False] * T,
+        "lang": False, "taken_aux0": [[0] * P for _ in range(T)],
+        "taken_aux1": [[0] * P for _ in range(T)]}
+    return Choices(**{**base, **kw})
+
+
 def actions(cfg: ModelConfig) -> list[Choices]:
     """Environment choices: per-rank message draining and delivery, one chunk per sender,
-    encode, inflight poll, iterate; faults as the configuration allows."""
+    encode, inflight poll, iterate; faults and pool pressure (uniform over ranks) as the
+    configuration allows. Other requests leave zeros in blocks they take (small domain)."""
     T, E = cfg.tp_size, cfg.n_senders
     out = []
-    fault_opts: list[tuple[bool, bool, bool]] = [(False, False, False)]
+    fault_opts: list[tuple[bool, bool, bool, bool]] = [(False, False, False, False)]
     if cfg.faults:
-        fault_opts += [(True, False, False), (False, True, False)]
-    if cfg.alloc_fail != "none":
-        fault_opts.append((False, False, True))
+        fault_opts += [(True, False, False, False), (False, True, False, False)]
+    if cfg.pool_pressure != "none":
+        fault_opts += [(False, False, True, False), (False, False, False, True)]
     for msgs, dlv in itertools.product(itertools.product([False, True], repeat=T), repeat=2):
         for enc, chunk, fin, lang in itertools.product([False, True], repeat=4):
-            for abort, cfail, afail in fault_opts:
+            for abort, cfail, take, give in fault_opts:
                 if cfail and not chunk:
                     continue
-                out.append(Choices(messages=list(msgs), encode=enc, chunks=[chunk] * E,
-                                   chunk_fail=[cfail] * E, emb_finish=fin, deliver=list(dlv),
-                                   abort=abort, alloc_fail=[afail] * T, lang=lang))
+                out.append(none_choices(
+                    cfg, messages=list(msgs), encode=enc, chunks=[chunk] * E,
+                    chunk_fail=[cfail] * E, emb_finish=fin, deliver=list(dlv), abort=abort,
+                    others_alloc=[take] * T, others_free=[give] * T, lang=lang))
     return out
 
 
@@ -78,18 +92,23 @@ class Enumeration:
         return sum(self.states_per_depth)
 
 
-def inputs(cfg: ModelConfig) -> Iterator[tuple[Params, list[list[int]], list[list[int]]]]:
-    """Every value of the symbolic parameters (stale aux rows: zeros only, to stay small)."""
+def inputs(cfg: ModelConfig) -> Iterator[tuple[Params, list[Leftovers]]]:
+    """Every value of the symbolic parameters: L, block size, default allocation, receivers
+    and blocks held by other requests (leftover aux rows: zeros only, to stay small)."""
     T, P = cfg.tp_size, cfg.pool_blocks
+    o = PyOps(cfg.block_sizes)
     rec_sets: list[list[bool]] = [[True] * T] if cfg.topology == "a" else (
         [[r in cfg.receivers for r in range(T)]] if cfg.receivers is not None else
         [list(b) for b in itertools.product([False, True], repeat=T) if any(b)])
+    h0, h1 = cfg.held
     for L in range(cfg.length_range[0], cfg.length_range[1] + 1):
         for bs in cfg.block_sizes:
             for D in range(cfg.default_alloc_range[0], cfg.default_alloc_range[1] + 1):
                 for rec in rec_sets:
-                    yield (Params(L, bs, D, list(rec), cfg.mrope_delta),
-                           [[0] * P for _ in range(T)], [[0] * P for _ in range(T)])
+                    for h in range(h0, h1 + 1):
+                        p = Params(L, bs, D, list(rec), cfg.mrope_delta)
+                        zeros = [[0] * P for _ in range(T)]
+                        yield p, leftovers(o, cfg, SEED, p, zeros, zeros, [h] * T)
 
 
 def enumerate_states(cfg: ModelConfig, variant: str, check: bool = True) -> Enumeration:
@@ -102,8 +121,8 @@ def enumerate_states(cfg: ModelConfig, variant: str, check: bool = True) -> Enum
     # single-step invariants only: no_spurious_failure looks back over the run's faults
     always = {n: p for n, p in PROPERTIES.items()
               if p.kind == "always" and n != "no_spurious_failure"}
-    for p, a0, a1 in inputs(cfg):
-        frontier = {canonical(s): s for s in [init_state(cfg, a0, a1)]}
+    for p, left in inputs(cfg):
+        frontier = {canonical(s): s for s in [init_state(o, cfg, left)]}
         seen = set(frontier)
         res.states_per_depth[0] += 1
         for d in range(cfg.depth):

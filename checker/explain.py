@@ -49,7 +49,9 @@ def _cost_terms(u: bmc.Unrolling) -> list[tuple[str, Any]]:
     stale = [x for row in sy.aux0 + sy.aux1 for x in row]
     out.append(("stale aux", bv_sum([z3.If(x != 0, z3.BitVecVal(1, w), z3.BitVecVal(0, w))
                                       for x in stale])))
-    faults = [x for ch in sy.choices for x in [ch.abort, *ch.chunk_fail, *ch.alloc_fail]]
+    out.append(("held blocks", bv_sum(list(sy.held))))
+    faults = [x for ch in sy.choices
+              for x in [ch.abort, *ch.chunk_fail, *ch.others_alloc, *ch.others_free]]
     out.append(("faults", bv_sum([x for x in faults if not isinstance(x, bool)])))
     return out
 
@@ -84,7 +86,8 @@ def explain(cfg: ModelConfig, variant: str, prop_name: str, timeout_ms: int = 12
     bound = (f"bound: depth {cfg.depth} iterations, L in {list(cfg.length_range)}, "
              f"block_size in {list(cfg.block_sizes)}, default_allocate_tokens in "
              f"{list(cfg.default_alloc_range)}, pool {cfg.pool_blocks} blocks/rank, "
-             f"stale aux rows: {cfg.stale}, faults: {cfg.faults}, alloc_fail: {cfg.alloc_fail}")
+             f"stale rows: {cfg.stale}, faults: {cfg.faults}, pool pressure: {cfg.pool_pressure} "
+             f"(held at start {list(cfg.held)})")
     if res.verdict == bmc.VIOLATED:
         assert res.model is not None and res.step is not None
         terms = bmc._terms(u, prop.bad)
@@ -130,6 +133,8 @@ def reproduce(variant: str, prop: str, cfg: ModelConfig) -> str:
         cmd += " --receivers " + ",".join(map(str, cfg.receivers))
     if not cfg.faults:
         cmd += " --no-faults"
-    if cfg.stale == "zeros":
-        cmd += " --stale zeros"
+    if cfg.stale != "history":
+        cmd += f" --stale {cfg.stale}"
+    if cfg.pool_pressure != "shared":
+        cmd += f" --pool-pressure {cfg.pool_pressure}"
     return f"reproduce: {cmd}"

@@ -27,7 +27,7 @@ from ranksync.spec.properties import PROPERTIES
 from ranksync.spec.state import State, copy_rank, init_state
 from ranksync.spec.variants import get_variant
 
-from .enumerate import canonical, inputs
+from .enumerate import canonical, inputs, none_choices
 
 ALWAYS = [n for n, p in PROPERTIES.items() if p.kind == "always"]
 
@@ -63,12 +63,9 @@ def actions(cfg: ModelConfig) -> list[Choices]:
     disjunction of what its actions did: a violation in a many-action step is a violation in
     one of its one-action steps. Hence T+T+E+E+... choices instead of 2^(2T+4)."""
     T, E = cfg.tp_size, cfg.n_senders
-    none = {"messages": [False] * T, "encode": False, "chunks": [False] * E,
-            "chunk_fail": [False] * E, "emb_finish": False, "deliver": [False] * T,
-            "abort": False, "alloc_fail": [False] * T, "lang": False}
 
     def one(**kw: Any) -> Choices:
-        return Choices(**{**none, **kw})
+        return none_choices(cfg, **kw)
 
     def only(n: int, i: int) -> list[bool]:
         return [j == i for j in range(n)]
@@ -80,11 +77,12 @@ def actions(cfg: ModelConfig) -> list[Choices]:
     if cfg.faults:
         out += [one(chunks=only(E, e), chunk_fail=only(E, e)) for e in range(E)]
         out.append(one(lang=True, abort=True))
-    if cfg.alloc_fail == "uniform":
-        out.append(one(lang=True, alloc_fail=[True] * T))
-    elif cfg.alloc_fail == "per_rank":
-        out += [one(lang=True, alloc_fail=list(x))
-                for x in itertools.product([False, True], repeat=T) if any(x)]
+    if cfg.pool_pressure == "shared":
+        out += [one(others_alloc=[True] * T), one(others_free=[True] * T)]
+    elif cfg.pool_pressure == "per_rank":
+        out += [one(others_alloc=list(x)) for x in itertools.product([False, True], repeat=T)
+                if any(x)]
+        out += [one(others_free=only(T, r)) for r in range(T)]
     return out
 
 
@@ -115,14 +113,14 @@ def search(cfg: ModelConfig, variant: str, max_depth: int = 40, max_states: int 
     res = Fixpoint(variant, cfg.topology, cfg.tp_size, closed=True, depth=0, states=0,
                    transitions=0, seconds=0.0)
     props = {n: PROPERTIES[n] for n in ALWAYS}
-    for p, a0, a1 in inputs(cfg):
-        start = init_state(cfg, a0, a1)
+    for p, left in inputs(cfg):
+        start = init_state(o, cfg, left)
         frontier: dict[Any, tuple[State, bool]] = {(canonical(start), False): (start, False)}
         seen = set(frontier)
         d = 0
         while frontier and d < max_depth and res.states < max_states:
             nxt: dict[Any, tuple[State, bool]] = {}
-            for st, fault in frontier.values():
+            for st, _ in frontier.values():
                 for ch in acts:
                     st2, rec = step(o, cfg, v, st, p, ch)
                     res.transitions += 1
@@ -131,14 +129,11 @@ def search(cfg: ModelConfig, variant: str, max_depth: int = 40, max_states: int 
                         if prop.premise(o, cfg, run, 0):
                             res.premises.add(name)
                         bad = prop.bad(o, cfg, run, 0)
-                        if name == "no_spurious_failure":
-                            bad = bad and not fault  # the property looks back over the run
                         if bad and name not in res.violated:
                             res.violated[name] = d
                     if any(sn.chunks > len(sn.cq) for sn in st2.send):
                         res.overflow = True
-                    fault2 = fault or bool(o.Or(o.And(ch.abort, ch.lang), *ch.chunk_fail,
-                                                *ch.alloc_fail))
+                    fault2 = bool(st2.faulted)
                     key = (canonical(st2), fault2)
                     if key not in seen:
                         seen.add(key)

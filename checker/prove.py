@@ -54,7 +54,8 @@ def bound_of(cfg: ModelConfig) -> dict[str, Any]:
             "block_sizes": list(cfg.block_sizes),
             "default_allocate_tokens": list(cfg.default_alloc_range),
             "pool_blocks": cfg.pool_blocks, "embedding_tp_size": cfg.n_senders,
-            "stale": cfg.stale, "faults": cfg.faults, "alloc_fail": cfg.alloc_fail,
+            "stale": cfg.stale, "faults": cfg.faults, "pool_pressure": cfg.pool_pressure,
+            "held": list(cfg.held),
             "progress_bound": cfg.progress_bound}
 
 

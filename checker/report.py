@@ -207,7 +207,7 @@ def designs(rows: list[dict[str, Any]], entries: list[Entry]) -> dict[str, Any]:
             "variant": r["variant"], "topology": r["topology"], "tp_size": r["tp_size"],
             "depth": b.get("depth"), "states": b.get("states"), "closed": b.get("closed"),
             "length": b.get("length"), "pool_blocks": b.get("pool_blocks"),
-            "alloc_fail": b.get("alloc_fail"), "seconds": 0.0, "verdicts": Counter()})
+            "pool_pressure": b.get("pool_pressure"), "seconds": 0.0, "verdicts": Counter()})
         run["seconds"] += float(r.get("seconds") or 0.0)
         run["verdicts"][r["verdict"]] += 1
     fixpoint_runs = [{**x, "verdicts": ", ".join(f"{n} {v}" for v, n in
@@ -491,8 +491,12 @@ def _env_lines(s: dict[str, Any], st: dict[str, Any]) -> list[str]:
         flags.append("chunk FAILS on emb " + ",".join(map(str, s["chunk_fail"])))
     if s.get("abort"):
         flags.append("ABORT")
-    if s.get("alloc_fail"):
-        flags.append("pool full on " + ",".join(f"TP{r}" for r in s["alloc_fail"]))
+    if s.get("others_alloc"):
+        flags.append("other requests take the pool on " +
+                     ",".join(f"TP{r}" for r in s["others_alloc"]))
+    if s.get("others_free"):
+        flags.append("another request frees a block on " +
+                     ",".join(f"TP{r}" for r in s["others_free"]))
     if not s.get("lang", True):
         flags.append("no language iteration")
     if flags:
@@ -758,7 +762,7 @@ def build(rows: list[dict[str, Any]], cexs: list[dict[str, Any]], sections: dict
             c["swimlane_svg"] = svg.swimlane(c)
             c["placement_svg"] = svg.placement(c) if c.get("placement") else ""
     bound = dict.fromkeys(("depth", "length", "block_sizes", "default_allocate_tokens",
-                           "pool_blocks", "stale", "faults", "alloc_fail", "progress_bound"))
+                           "pool_blocks", "stale", "faults", "pool_pressure", "progress_bound"))
     bound.update(next((r["bound"] for r in props if r.get("bound")), {}))
     entries = ledger_of(rows)
     not_declared = [r for r in rows if r.get("expected") is None]

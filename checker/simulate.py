@@ -34,21 +34,47 @@ class SimResult:
     branches: dict[str, Hit] = field(default_factory=dict)
 
 
+def _rows(cfg: ModelConfig, receivers: list[int], rng: random.Random, p_stale: float
+          ) -> tuple[list[list[int]], list[list[int]]]:
+    """Leftover aux rows [rank][block] as `stale` allows: shared by the ranks that receive
+    data (history), independent per rank (what-if), or zeros; non-receivers hold zeros."""
+    T, P, hi = cfg.tp_size, cfg.pool_blocks, cfg.length_range[1]
+
+    def one(top: int) -> int:
+        return 0 if cfg.stale == "zeros" or rng.random() > p_stale else rng.randint(0, top)
+
+    shared0 = [one(hi) for _ in range(P)]
+    shared1 = [one(cfg.mrope_delta + 1) for _ in range(P)]
+    aux0, aux1 = [], []
+    for r in range(T):
+        if r not in receivers:
+            aux0.append([0] * P)
+            aux1.append([0] * P)
+        elif cfg.stale == "per_rank":
+            aux0.append([one(hi) for _ in range(P)])
+            aux1.append([one(cfg.mrope_delta + 1) for _ in range(P)])
+        else:
+            aux0.append(list(shared0))
+            aux1.append(list(shared1))
+    return aux0, aux1
+
+
 def random_scenario(cfg: ModelConfig, variant: str, rng: random.Random) -> Scenario:
-    T, E, P = cfg.tp_size, cfg.n_senders, cfg.pool_blocks
+    T, E = cfg.tp_size, cfg.n_senders
     lo, hi = cfg.length_range
+    v = get_variant(variant)
     if cfg.topology == "a":
         receivers = list(range(T))
     elif cfg.receivers is not None:
         receivers = list(cfg.receivers)
     else:
         receivers = [r for r in range(T) if rng.random() < 0.5] or [rng.randrange(T)]
-
-    def stale(top: int) -> int:
-        return 0 if cfg.stale == "zeros" or rng.random() < 0.6 else rng.randint(0, top)
-
-    aux0 = [[stale(hi) for _ in range(P)] for _ in range(T)]
-    aux1 = [[stale(cfg.mrope_delta + 1) for _ in range(P)] for _ in range(T)]
+    data = list(range(T)) if v.data_to_all else receivers
+    aux0, aux1 = _rows(cfg, data, rng, 0.4)
+    h0, h1 = cfg.held
+    held_one = rng.randint(h0, h1) if rng.random() < 0.3 else h0
+    held = [rng.randint(h0, h1) if cfg.pool_pressure == "per_rank" and rng.random() < 0.3
+            else held_one for _ in range(T)]
     p_env = rng.choice([0.3, 0.6, 0.9])  # how eager this run's environment is
     eager_tail = rng.random() < 0.4
     schedule = []
@@ -60,31 +86,35 @@ def random_scenario(cfg: ModelConfig, variant: str, rng: random.Random) -> Scena
         def some(n: int, p: float = p_env) -> list[int]:
             return [i for i in range(n) if rng.random() < p]
 
+        def pool(p: float) -> list[int]:
+            if cfg.pool_pressure == "none":
+                return []
+            if cfg.pool_pressure == "shared":
+                return list(range(T)) if rng.random() < p else []
+            return some(T, p)
+
         chunks = some(E)
         fails = [e for e in chunks if cfg.faults and rng.random() < 0.05]
-        if cfg.alloc_fail == "none":
-            af: list[int] = []
-        elif cfg.alloc_fail == "uniform":
-            af = list(range(T)) if rng.random() < 0.1 else []
-        else:
-            af = some(T, 0.1)
+        t0, t1 = _rows(cfg, data, rng, 0.7)
         schedule.append({
             "messages": some(T), "encode": rng.random() < p_env, "chunks": chunks,
             "chunk_fail": fails, "emb_finish": rng.random() < p_env, "deliver": some(T),
-            "abort": cfg.faults and rng.random() < 0.03, "alloc_fail": af,
-            "lang": rng.random() < 0.85,
+            "abort": cfg.faults and rng.random() < 0.03, "others_free": pool(0.2),
+            "others_alloc": pool(0.08), "lang": rng.random() < 0.85,
+            "taken_aux": [[[a, b] for a, b in zip(x, y, strict=True)]
+                          for x, y in zip(t0, t1, strict=True)],
         })
     return Scenario(cfg=cfg, variant=variant, length=rng.randint(lo, hi),
                     bs=rng.choice(cfg.block_sizes),
                     default_tokens=rng.randint(*cfg.default_alloc_range),
-                    receivers=receivers, aux0=aux0, aux1=aux1, schedule=schedule)
+                    receivers=receivers, aux0=aux0, aux1=aux1, held=held, schedule=schedule)
 
 
 def eager_step(cfg: ModelConfig) -> dict[str, Any]:
     T, E = cfg.tp_size, cfg.n_senders
     return {"messages": list(range(T)), "encode": True, "chunks": list(range(E)),
             "chunk_fail": [], "emb_finish": True, "deliver": list(range(T)), "abort": False,
-            "alloc_fail": [], "lang": True}
+            "others_free": [], "others_alloc": [], "lang": True}
 
 
 def simulate(cfg: ModelConfig, variant: str, runs: int, seed: int = 0) -> SimResult:

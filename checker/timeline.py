@@ -28,8 +28,13 @@ def _env(s: dict[str, Any], st: dict[str, Any]) -> str:
         parts.append("status delivered " + " ".join(dl))
     if s.get("abort"):
         parts.append("abort request broadcast")
-    if s.get("alloc_fail"):
-        parts.append("pool held by other requests on " + _ranks(s["alloc_fail"]))
+    if s.get("others_free"):
+        parts.append("another request frees a block on " + _ranks(s["others_free"]))
+    if s.get("others_alloc"):
+        taken = [f"TP{r}:{[t['block'] for t in ts]}" for r, ts in enumerate(st.get("taken", []))
+                 if ts]
+        parts.append("other requests take every free block on " + _ranks(s["others_alloc"])
+                     + (" (" + " ".join(taken) + ")" if taken else ""))
     if not s.get("lang", True):
         parts.append("(no language iteration)")
     return "; ".join(parts) or "-"
@@ -86,6 +91,9 @@ def render(sc: Scenario, trace: dict[str, Any], title: str, focus: int | None = 
     if stale:
         lines.append("stale aux rows (earlier occupants): " +
                      ", ".join(f"TP{r} block {b}: aux[0]={a}" for r, b, a in stale))
+    if any(sc.held):
+        lines.append("blocks held by other requests at the start: " +
+                     ", ".join(f"TP{r}: {h}" for r, h in enumerate(sc.held) if h))
     for st, s in zip(trace["expected"], trace["schedule"], strict=True):
         k = st["step"]
         mark = "  <== violation" if k == focus else ""

@@ -19,7 +19,7 @@ from .config import (
     ModelConfig,
 )
 from .ops import Ops, Term
-from .state import ALL_SESSIONS, GARBAGE, INIT_MSG, RESUME_MSG, Sender, State
+from .state import ALL_SESSIONS, INIT_MSG, RESUME_MSG, Sender, State
 from .variants import Variant
 
 
@@ -167,12 +167,13 @@ def transfer_worker(o: Ops, cfg: ModelConfig, v: Variant, st: State, p: Params, 
             blk = ss.rec_dst[i]
             t = o.If(i == d - 1, tokens - (d - 1) * p.bs, p.bs)
             start = o.mul(first_block + i, p.bs)
-            tag = o.If(st.src_alive, start, GARBAGE)
             aux = o.And(sent == 0, i == 0)
             eff.bad_write = o.Or(eff.bad_write,
                                  o.And(w, o.Not(o.select(lr.owned, blk, False))))
-            buffers.write_block(o, lr, blk, w, tag, t, aux, p.length, p.delta)
-            writes.append({"when": w, "block": blk, "start": tag, "count": t, "aux": aux})
+            buffers.write_block(o, cfg, lr, blk, w, start, t, st.src_alive, aux, p.length,
+                                p.delta)
+            writes.append({"when": w, "block": blk, "start": start, "count": t, "aux": aux,
+                           "garbage": o.Not(st.src_alive)})
         eff.writes[r].extend(writes)
         ss.landed = o.If(o.And(go, receives, tokens > 0), ss.landed + tokens, ss.landed)
         ss.rec_sent_tokens = o.If(go, sent + tokens, sent)

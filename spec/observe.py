@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import content as ids
 from .config import ModelConfig
 from .language import (
     PRE_HANDSHAKE_FAILED,
@@ -23,7 +24,6 @@ from .language import (
     LangObs,
 )
 from .model import Run, StepRecord
-from .state import GARBAGE
 from .variants import Variant
 
 Event = dict[str, Any]
@@ -107,9 +107,7 @@ def rank_events(cfg: ModelConfig, v: Variant, r: int, ob: LangObs) -> list[Event
             out += [_failure(cfg, r, bool(vals["reason_abort"])), release,
                     {"ev": "removed", "reason": "failed"}]
         else:
-            out.append({"ev": "handoff", "length": int(vals["ori"]),
-                        "embedding_length": int(vals["emb_len"]),
-                        "mm_inputs": "mock" if vals["mock"] else "none", "intact": bool(ob.intact)})
+            out.append(handoff_event(cfg, ob))
     elif b in (TR_RESUME, TR_NO_MEMORY, TR_UNEXPECTED, TR_WAIT_RESUME):
         total, sent = int(vals["total"]), int(vals["sent"])
         if v.cached_path and not vals["first"]:
@@ -158,14 +156,32 @@ def rank_events(cfg: ModelConfig, v: Variant, r: int, ob: LangObs) -> list[Event
     return out
 
 
+def handoff_event(cfg: ModelConfig, ob: LangObs) -> Event:
+    """What the rank hands to the TP forward (docs/trace-format.md `handoff`)."""
+    k = int(ob.length)
+    mock = bool(ob.vals["mock"])
+    ev: Event = {"ev": "handoff", "length": k, "embedding_length": int(ob.vals["emb_len"]),
+                 "mm_inputs": "mock" if mock else "none", "intact": bool(ob.intact),
+                 "content": [ids.export(cfg, int(c)) for c in ob.content[:k]]}
+    if mock:
+        ev["delta"] = int(ob.delta)
+        ev["mrope"] = [[ids.export_mrope(cfg, int(ob.mrope[3 * p + row])) for p in range(k)]
+                       for row in range(3)]
+    return ev
+
+
 def step_events(cfg: ModelConfig, v: Variant, run: Run, k: int) -> dict[str, Any]:
     rec: StepRecord = run.steps[k]
     T = cfg.tp_size
-    writes = [[{"block": int(w["block"]),
-                "start": None if w["start"] == GARBAGE else int(w["start"]),
-                "count": int(w["count"]),
-                "aux": [int(run.params.length), int(run.params.delta)] if w["aux"] else None}
+    writes = [[{"block": int(w["block"]), "start": int(w["start"]), "count": int(w["count"]),
+                "aux": [int(run.params.length), int(run.params.delta)] if w["aux"] else None,
+                "garbage": bool(w["garbage"])}
                for w in rec.effects.writes[r] if w["when"]] for r in range(T)]
+    st = run.states[k + 1]
+    taken = [[{"block": b, "content": [ids.export(cfg, int(c)) for c in
+                                       st.lang[r].content[b * cfg.slots:(b + 1) * cfg.slots]],
+               "aux": [int(st.lang[r].aux0[b]), int(st.lang[r].aux1[b])]}
+              for b, t in enumerate(rec.taken[r]) if t] for r in range(T)]
     delivered = [[int(d["status"]) for d in rec.effects.delivered[r] if d["when"]]
                  for r in range(T)]
     if rec.mismatch:
@@ -175,4 +191,4 @@ def step_events(cfg: ModelConfig, v: Variant, run: Run, k: int) -> dict[str, Any
     else:
         ranks = [rank_events(cfg, v, r, rec.obs[r])
                  for r in range(T)]
-    return {"step": k, "ranks": ranks, "writes": writes, "delivered": delivered}
+    return {"step": k, "ranks": ranks, "writes": writes, "delivered": delivered, "taken": taken}

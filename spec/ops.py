@@ -114,51 +114,64 @@ class Z3Ops(Ops):
     def __init__(self, block_sizes: Sequence[int], width: int = 16) -> None:
         super().__init__(block_sizes)
         self.width = width
+        # terms are built through the C API with no coercion: building, not solving, is the
+        # cost of a query on this model
+        self.ctx = z3.main_ctx()
+        self.ref = self.ctx.ref()
+        self._vals: dict[int, z3.BitVecRef] = {}
+        self._bools = {True: z3.BoolVal(True), False: z3.BoolVal(False)}
 
     def const(self, x: Term) -> Term:
         if isinstance(x, bool) or not isinstance(x, int):
             return x
-        return z3.BitVecVal(x, self.width)
+        v = self._vals.get(x)
+        if v is None:
+            v = self._vals[x] = z3.BitVecVal(x, self.width)
+        return v
 
     def If(self, c: Term, a: Term, b: Term) -> Term:  # noqa: N802
         if isinstance(c, bool):
             return a if c else b
-        if z3.is_true(c):
+        if a is b:
             return a
-        if z3.is_false(c):
-            return b
-        if isinstance(a, bool) and isinstance(b, bool):
-            if a == b:
-                return a
-            return c if a else z3.Not(c)
-        if isinstance(a, bool):
-            a = z3.BoolVal(a)
-        if isinstance(b, bool):
-            b = z3.BoolVal(b)
-        if not z3.is_bool(a) and not z3.is_bool(b):
-            a, b = self.const(a), self.const(b)
-        return z3.If(c, a, b)
+        ab, bb = isinstance(a, bool), isinstance(b, bool)
+        if ab and bb:
+            return c if a else self.Not(c)
+        if ab or bb or isinstance(a, z3.BoolRef) or isinstance(b, z3.BoolRef):
+            ta = self._bools[a] if ab else a
+            tb = self._bools[b] if bb else b
+            return z3.BoolRef(z3.Z3_mk_ite(self.ref, c.as_ast(), ta.as_ast(), tb.as_ast()),
+                              self.ctx)
+        ta, tb = self.const(a), self.const(b)
+        return z3.BitVecRef(z3.Z3_mk_ite(self.ref, c.as_ast(), ta.as_ast(), tb.as_ast()),
+                            self.ctx)
+
+    def _nary(self, mk: Any, ys: list[Any]) -> Any:
+        args = (z3.Ast * len(ys))()
+        for k, y in enumerate(ys):
+            args[k] = y.as_ast()
+        return z3.BoolRef(mk(self.ref, len(ys), args), self.ctx)
 
     def And(self, *xs: Term) -> Term:  # noqa: N802
-        ys = [x for x in xs if not (x is True or (not isinstance(x, bool) and z3.is_true(x)))]
+        ys = [x for x in xs if x is not True]
         if any(x is False for x in ys):
             return False
         if not ys:
             return True
-        return ys[0] if len(ys) == 1 else z3.And(*ys)
+        return ys[0] if len(ys) == 1 else self._nary(z3.Z3_mk_and, ys)
 
     def Or(self, *xs: Term) -> Term:  # noqa: N802
-        ys = [x for x in xs if not (x is False or (not isinstance(x, bool) and z3.is_false(x)))]
+        ys = [x for x in xs if x is not False]
         if any(x is True for x in ys):
             return True
         if not ys:
             return False
-        return ys[0] if len(ys) == 1 else z3.Or(*ys)
+        return ys[0] if len(ys) == 1 else self._nary(z3.Z3_mk_or, ys)
 
     def Not(self, x: Term) -> Term:  # noqa: N802
         if isinstance(x, bool):
             return not x
-        return z3.Not(x)
+        return z3.BoolRef(z3.Z3_mk_not(self.ref, x.as_ast()), self.ctx)
 
     def div_const(self, n: Term, v: int) -> Term:
         if isinstance(n, int):

@@ -11,8 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from . import content as ids
 from .config import ModelConfig
 from .language import (
+    LEFT_MOCK,
+    LEFT_NO,
+    LEFT_REMOVED,
     PRE_BRANCHES,
     PRE_HANDSHAKE_FAILED,
     TR_BRANCHES,
@@ -21,6 +25,7 @@ from .language import (
     TR_OVERLONG,
     TR_RESUME,
     TR_WAIT_RESUME,
+    LangObs,
 )
 from .model import Run
 from .ops import Ops, Term
@@ -73,7 +78,35 @@ def agreement_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
 
 
 def agreement_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
-    return o.And(run.steps[k].iterated, run.steps[k].obs[0].poll_tr)
+    """The synced decision is exercised: some rank runs the Transferring procedure."""
+    return decision_premise(o, cfg, run, k)
+
+
+def same_input(o: Ops, cfg: ModelConfig, a: LangObs, b: LangObs) -> Term:
+    """Two ranks hand the TP forward the same input in this iteration: both still queued, or
+    both removed, or both handed off with the same kind, length, ids and rows (content ids),
+    and for a mock the same mrope positions and delta. mrope values the model does not track
+    (written before the block's last write) never count as equal."""
+    unknown = ids.mrope_unknown(cfg)
+    k = a.length
+    data = o.And(*[o.Or(p >= k, x == y) for p, (x, y) in enumerate(zip(a.content, b.content,
+                                                                      strict=True))])
+    mrope = o.And(a.delta == b.delta, *[
+        o.Or(i // 3 >= k, o.And(x == y, x != unknown))
+        for i, (x, y) in enumerate(zip(a.mrope, b.mrope, strict=True))])
+    handed = o.And(a.length == b.length, data, o.Or(a.left != LEFT_MOCK, mrope))
+    return o.And(a.left == b.left,
+                 o.Or(a.left == LEFT_NO, a.left == LEFT_REMOVED, handed))
+
+
+def handoff_agreement_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    ob = run.steps[k].obs
+    return o.And(_live(o, run, k), run.steps[k].iterated, o.Or(*[
+        o.Not(same_input(o, cfg, ob[0], x)) for x in ob[1:]]))
+
+
+def handoff_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
+    return o.And(_live(o, run, k), o.Or(*[x.handoff for x in run.steps[k].obs]))
 
 
 def resume_validity_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
@@ -89,10 +122,6 @@ def integrity_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
                                           for x in run.steps[k].obs]))
 
 
-def handoff_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
-    return o.And(_live(o, run, k), o.Or(*[x.handoff for x in run.steps[k].obs]))
-
-
 def ownership_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
     eff = run.steps[k].effects
     return o.And(_live(o, run, k), o.Or(eff.bad_write, eff.bad_source))
@@ -104,7 +133,7 @@ def write_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
 
 def conservation_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
     st = run.states[k + 1]
-    acct = o.Or(*[o.Or(*[lr.nfree[b] + o.If(lr.owned[b], 1, 0) != 1
+    acct = o.Or(*[o.Or(*[lr.nfree[b] + lr.nheld[b] + o.If(lr.owned[b], 1, 0) != 1
                          for b in range(cfg.pool_blocks)]) for lr in st.lang])
     freed = o.Or(*[x.bad_free for x in run.steps[k].obs])
     return o.And(_live(o, run, k), o.Or(acct, freed, st.src_frees > 1))
@@ -115,12 +144,6 @@ def free_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
     return o.And(_live(o, run, k), o.Or(*[x.freed for x in run.steps[k].obs]))
 
 
-def _fault_so_far(o: Ops, run: Run, k: int) -> Term:
-    """An abort, a transfer failure or pool pressure was injected at or before step k."""
-    return o.Or(*[o.Or(o.And(ch.abort, ch.lang), *ch.chunk_fail, *ch.alloc_fail)
-                  for ch in (run.steps[j].choices for j in range(k + 1))])
-
-
 def spurious_failure_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
     bad = []
     for x in run.steps[k].obs:
@@ -128,7 +151,8 @@ def spurious_failure_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
         bad.append(o.Or(x.tr_branch == TR_FAILED, x.tr_branch == TR_OVERLONG,
                         x.pre_branch == PRE_HANDSHAKE_FAILED,
                         o.And(x.tr_branch == TR_NO_MEMORY, fits)))
-    return o.And(_live(o, run, k), o.Not(_fault_so_far(o, run, k)), o.Or(*bad))
+    # `faulted`: an abort, a transfer failure or pool pressure at or before step k
+    return o.And(_live(o, run, k), o.Not(run.states[k + 1].faulted), o.Or(*bad))
 
 
 def failure_premise(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
@@ -179,13 +203,21 @@ def no_leak_bad(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:
 
 PROPERTIES: dict[str, Property] = {p.name: p for p in [
     Property("seed_claim", "always",
-             "The seed note's claim: whenever ranks evaluate the Transferring decision in the "
-             "same iteration, they use the same actual_total_length and sent_tokens.",
+             "The two numbers agree (the seed note's claim): whenever ranks evaluate the "
+             "Transferring decision in the same iteration, they use the same "
+             "actual_total_length and sent_tokens.",
              seed_claim_bad, decision_premise),
     Property("agreement", "always",
-             "Rank agreement: in every iteration all ranks issue the same collectives and take "
-             "the same branch of pop_preallocated / pop_transferred (same path: first or cached).",
+             "The branches agree: in every iteration all ranks issue the same collectives and "
+             "take the same branch of pop_preallocated / pop_transferred (same path: first or "
+             "cached).",
              agreement_bad, agreement_premise),
+    Property("handoff_agreement", "always",
+             "The inputs to the TP forward agree: in the iteration in which the request leaves "
+             "the queues, every rank hands it off (or removes it) in that same iteration, with "
+             "the same kind (mm_inputs absent / mock), length, fill ids and embedding rows, and "
+             "for a mock the same mrope positions and delta.",
+             handoff_agreement_bad, handoff_premise),
     Property("resume_validity", "always",
              "A resume is sent only while tokens remain, with no earlier resume of the request "
              "outstanding, and its sent_tokens equals the tokens already delivered to that rank.",
@@ -249,6 +281,10 @@ def branch_witnesses(variant: Variant | None = None) -> dict[str, Pred]:
     out["two resumes of one request"] = lambda o, cfg, run, k: o.And(
         _live(o, run, k), o.Or(*[o.And(x.tr_branch == TR_RESUME, x.vals["outstanding"])
                                  for x in run.steps[k].obs]))
+    out["resume gets back a block it just freed"] = lambda o, cfg, run, k: o.And(
+        _live(o, run, k), o.Or(*[o.And(x.tr_branch == TR_RESUME, o.Or(*[
+            o.And(i < x.vals["old_n"], x.vals["resume_blocks"][0] == b)
+            for i, b in enumerate(x.vals["old_blocks"])])) for x in run.steps[k].obs]))
     if variant is not None and variant.cancel:
         out["cancel: kept blocks freed after the Failed ack"] = lambda o, cfg, run, k: o.And(
             _live(o, run, k), o.Or(*[x.kept_freed for x in run.steps[k].obs]))

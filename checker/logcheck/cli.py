@@ -87,7 +87,7 @@ def _job(args: tuple[ModelConfig, str, RequestObs, str, list[str], int, bool, bo
 
 
 def _base_model(config_path: str | None) -> dict[str, Any]:
-    """stale / faults / alloc_fail / progress_bound / pool from the prover configuration."""
+    """stale / faults / pool_pressure / progress_bound / pool from the prover configuration."""
     from ranksync.checker.cli import default_config_path
     from ranksync.checker.config import ConfigError, load
 
@@ -97,7 +97,8 @@ def _base_model(config_path: str | None) -> dict[str, Any]:
         _die(str(e))
         raise
     m = dict(pc.model)
-    keep = {k: m[k] for k in ("stale", "faults", "alloc_fail", "progress_bound") if k in m}
+    keep = {k: tuple(m[k]) if isinstance(m[k], list) else m[k]
+            for k in ("stale", "faults", "pool_pressure", "held_range", "progress_bound") if k in m}
     keep["_pool"] = int(m.get("pool_blocks", 4))
     keep["_block_sizes"] = tuple(m.get("block_sizes", (1, 2)))
     keep["_timeout"] = float(pc.timeout_seconds)
@@ -142,7 +143,7 @@ def _base_model(config_path: str | None) -> dict[str, Any]:
 @click.option("--traces", type=click.Choice(["first", "all", "none"]), default="first",
               show_default=True, help="model timelines shown per request")
 @click.option("--config", "config_path", type=click.Path(), help="prover config (model "
-              "assumptions: stale, faults, alloc_fail)")
+              "assumptions: stale, faults, pool_pressure)")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="every event in the timelines")
 @click.option("--strict", is_flag=True, help="exit 1 on an unexplained request, a decided "

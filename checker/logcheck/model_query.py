@@ -313,7 +313,7 @@ def bound_text(cfg: ModelConfig) -> str:
             f"{list(cfg.block_sizes)}, default_allocate_tokens in "
             f"{list(cfg.default_alloc_range)}, L in {list(cfg.length_range)}, pool "
             f"{cfg.pool_blocks} blocks/rank, stale aux rows: {cfg.stale}, faults: {cfg.faults}, "
-            f"alloc_fail: {cfg.alloc_fail}")
+            f"pool pressure: {cfg.pool_pressure}")
 
 
 def _solve(u: bmc.Unrolling, goal: Any) -> tuple[str, z3.ModelRef | None, str]:
@@ -360,7 +360,7 @@ def analyse(cfg: ModelConfig, variant: str, req: RequestObs, match: Match,
 
 def _plain(u: bmc.Unrolling) -> Any:
     sy = u.sym
-    faults = [x for ch in sy.choices for x in [ch.abort, *ch.chunk_fail, *ch.alloc_fail]
+    faults = [x for ch in sy.choices for x in [ch.abort, *ch.chunk_fail, *ch.others_alloc]
               if not isinstance(x, bool)]
     stale = [x == 0 for row in sy.aux0 + sy.aux1 for x in row]
     return z3.And(*[z3.Not(x) for x in faults], *stale)

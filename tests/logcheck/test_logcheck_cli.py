@@ -49,7 +49,8 @@ def model_log(tmp_path: Path, variant: str, cfg: ModelConfig, schedule: list[dic
     sc = Scenario(cfg=cfg, variant=variant, length=length, bs=1, default_tokens=1,
                   receivers=list(range(cfg.tp_size)),
                   aux0=[[0] * cfg.pool_blocks for _ in range(cfg.tp_size)],
-                  aux1=[[0] * cfg.pool_blocks for _ in range(cfg.tp_size)], schedule=schedule)
+                  aux1=[[0] * cfg.pool_blocks for _ in range(cfg.tp_size)],
+                  held=[0] * cfg.tp_size, schedule=schedule)
     tr = sc.trace("t")
     lines = [f"[2025-06-01 10:00:{k:02d} TP{r}] {e['msg']}"
              for k, st in enumerate(tr["expected"]) for r, evs in enumerate(st["ranks"])
@@ -62,7 +63,7 @@ def model_log(tmp_path: Path, variant: str, cfg: ModelConfig, schedule: list[dic
 
 def eager(n: int, T: int) -> list[dict]:
     return [{"messages": list(range(T)), "encode": True, "chunks": [0], "chunk_fail": [],
-             "emb_finish": True, "deliver": list(range(T)), "abort": False, "alloc_fail": [],
+             "emb_finish": True, "deliver": list(range(T)), "abort": False,
              "lang": True} for _ in range(n)]
 
 

@@ -8,14 +8,15 @@ from ranksync.checker.enumerate import enumerate_states
 from ranksync.spec.config import ModelConfig
 
 TINY = ModelConfig(tp_size=2, topology="a", depth=3, block_sizes=(1,), length_range=(1, 3),
-                   default_alloc_range=(1, 1), stale="zeros", faults=False, alloc_fail="none",
+                   default_alloc_range=(1, 1), stale="zeros", faults=False, pool_pressure="none",
                    pool_blocks=3)
 
 
 @pytest.mark.parametrize(("variant", "per_depth", "violated"), [
-    ("seed", [3, 3, 36, 106], {"resume_validity", "block_ownership", "integrity"}),
+    ("seed", [3, 3, 36, 106], {"resume_validity", "block_ownership", "integrity",
+                               "handoff_agreement"}),
     # prefix re-reads zeroed aux rows after a resume ("Unexpected"), so no second resume here
-    ("prefix", [3, 3, 36, 84], {"block_ownership", "integrity"}),
+    ("prefix", [3, 3, 36, 84], {"block_ownership", "integrity", "handoff_agreement"}),
 ])
 def test_tiny_state_space(variant, per_depth, violated):
     r = enumerate_states(TINY, variant)

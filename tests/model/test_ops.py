@@ -22,11 +22,17 @@ def pin(u: bmc.Unrolling, sc) -> list:
     for r in range(cfg.tp_size):
         if not isinstance(sy.receives[r], bool):
             eq.append(sy.receives[r] == (r in sc.receivers))
+        eq.append(sy.held[r] == sc.held[r])
         for b in range(cfg.pool_blocks):
             eq += [sy.aux0[r][b] == sc.aux0[r][b], sy.aux1[r][b] == sc.aux1[r][b]]
     for ch, s in zip(sy.choices, sc.schedule, strict=True):
         for f in LIST_FIELDS:
-            eq += [x == (i in s[f]) for i, x in enumerate(getattr(ch, f))]
+            eq += [x == (i in s.get(f, [])) for i, x in enumerate(getattr(ch, f))]
+        rows = s.get("taken_aux")
+        for r in range(cfg.tp_size):
+            for b in range(cfg.pool_blocks):
+                a0, a1 = rows[r][b] if rows else (0, 0)
+                eq += [ch.taken_aux0[r][b] == a0, ch.taken_aux1[r][b] == a1]
         for f in ("encode", "emb_finish", "abort", "lang"):
             eq.append(getattr(ch, f) == s[f])
     return eq

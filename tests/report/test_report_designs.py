@@ -14,10 +14,10 @@ from ranksync.checker import report as rep
 
 ROOT = Path(__file__).resolve().parents[2]
 BMC_BOUND = {"depth": 6, "length": [1, 5], "block_sizes": [1, 2], "pool_blocks": 3,
-             "default_allocate_tokens": [1, 2], "stale": "any", "faults": True,
-             "alloc_fail": "per_rank", "progress_bound": 4}
+             "default_allocate_tokens": [1, 2], "stale": "history", "faults": True,
+             "pool_pressure": "per_rank", "progress_bound": 4}
 FP_BOUND = {"depth": 17, "length": [1, 3], "pool_blocks": 3, "closed": True, "states": 2911,
-            "alloc_fail": "uniform"}
+            "pool_pressure": "shared"}
 
 
 def row(v: str, t: str, n: int, name: str, verdict: str, step: int | None = None,

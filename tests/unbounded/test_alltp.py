@@ -9,7 +9,7 @@ from ranksync.checker.ledger import ALL_T, ledger
 from ranksync.checker.prove import Row
 from ranksync.spec.config import ModelConfig
 
-CFG = ModelConfig(tp_size=1, topology="b", depth=6, alloc_fail="per_rank", pool_blocks=3,
+CFG = ModelConfig(tp_size=1, topology="b", depth=6, pool_pressure="per_rank", pool_blocks=3,
                   length_range=(1, 4))
 
 

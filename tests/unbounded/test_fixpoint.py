@@ -13,7 +13,7 @@ from ranksync.checker.prove import Row
 from ranksync.spec.config import ModelConfig
 
 TINY = ModelConfig(tp_size=1, topology="a", depth=14, block_sizes=(1,), length_range=(1, 3),
-                   default_alloc_range=(1, 1), stale="zeros", faults=False, alloc_fail="none",
+                   default_alloc_range=(1, 1), stale="zeros", faults=False, pool_pressure="none",
                    pool_blocks=3)
 
 
@@ -28,7 +28,8 @@ def test_one_action_steps_reach_exactly_the_states_of_many_action_steps():
 
 
 def test_hardened_closes_and_proves_every_invariant_on_the_small_domain():
-    cfg = replace(TINY, tp_size=2, length_range=(1, 2), faults=True, alloc_fail="uniform")
+    cfg = replace(TINY, tp_size=2, length_range=(1, 2), faults=True, pool_pressure="shared",
+                  held_range=(0, 1))
     r = search(cfg, "hardened")
     assert r.closed and not r.overflow
     assert {p: r.verdict(p) for p in ALWAYS} == dict.fromkeys(ALWAYS, "PROVED")
