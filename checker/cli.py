@@ -77,7 +77,7 @@ def main() -> None:
 def prove(config_path: str | None, as_json: bool, jobs: int | None, tp_sizes: list[int] | None,
           variants: str | None, topologies: str | None, junit: str | None) -> None:
     """Check every obligation of a configuration against its declared verdict."""
-    from .prove import run_all
+    from .prove import exit_code, run_all, tasks
     from .report_text import junit_xml, prove_table
 
     pc = load_config(config_path)
@@ -103,9 +103,7 @@ def prove(config_path: str | None, as_json: bool, jobs: int | None, tp_sizes: li
 
         with Progress(console=Console(stderr=True), transient=True,
                       disable=not sys.stderr.isatty()) as prog:
-            n = len(pc.variants) * len(pc.topologies) * len(pc.tp_sizes) + \
-                len(pc.fixpoint_groups())
-            task = prog.add_task("proving", total=n)
+            task = prog.add_task("proving", total=len(tasks(pc)))
             rows = run_all(pc, jobs, lambda g, r: prog.advance(task))
     wall = time.perf_counter() - t0
     failures = [r for r in rows if not r.ok]
@@ -119,7 +117,7 @@ def prove(config_path: str | None, as_json: bool, jobs: int | None, tp_sizes: li
                                "ledger": [e.to_json() for e in ledger(rows)]}, indent=1))
     else:
         prove_table(con, rows, wall)
-    sys.exit(1 if failures else 0)
+    sys.exit(exit_code(rows))
 
 
 @main.command()

@@ -45,7 +45,8 @@ from rich.table import Table
 
 from . import svg
 from .config import ProveConfig
-from .ledger import ALL_DEPTHS, ALL_T, BOUNDED, OPEN, Entry, ledger
+from .ledger import ALL_DEPTHS, BOUNDED, OPEN, Entry, ledger
+from .ledger import EVERY_T_DEPTH as ALL_T
 from .ledger import VIOLATED as L_VIOLATED
 
 VIOLATED, PROVED, UNKNOWN = "VIOLATED", "PROVED", "UNKNOWN"
@@ -130,7 +131,7 @@ def strength(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # -- the ledger (checker/ledger.py): how strong each claim is -----------------------------
-LEDGER_MARK = {L_VIOLATED: "✗ violated", ALL_T: "✓ every T", ALL_DEPTHS: "✓ all depths",
+LEDGER_MARK = {L_VIOLATED: "✗ violated", ALL_T: "✓ every T, every depth", ALL_DEPTHS: "✓ all depths",
                BOUNDED: "✓ bounded", OPEN: "? open"}
 LEDGER_CSS = {L_VIOLATED: "violated", ALL_T: "proved alldepths", ALL_DEPTHS: "proved alldepths",
               BOUNDED: "proved bounded", OPEN: "unknown"}
@@ -311,7 +312,7 @@ def time_series(rows: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]
     timed in the designs section."""
     acc: dict[tuple[str, str, int], float] = {}
     for r in rows:
-        if r.get("kind") in ("fixpoint", "all_t"):
+        if r.get("kind") in ("fixpoint", "every_t"):
             continue
         k = (r["variant"], r["topology"], r["tp_size"])
         acc[k] = acc.get(k, 0.0) + float(r.get("seconds") or 0.0)

@@ -92,6 +92,8 @@ class Query:
     overflow: Any
     assumptions: list[Any]
     roles: list[str]  # per rank: "i", "j" or the reduction it witnesses
+    start: State  # what the step starts from (the frame, or the frame after an arbitrary env)
+    choices: Choices
 
     @property
     def ranks(self) -> int:
@@ -132,10 +134,12 @@ def havoc_env(o: Z3Ops, cfg: ModelConfig, st: State, fresh: Fresh) -> list[Any]:
     return asm
 
 
-def build(base: ModelConfig, v: Variant, env: Env, cls: Cls, cap: Capacity | None = None
-          ) -> Query:
+def build(base: ModelConfig, v: Variant, env: Env, cls: Cls, cap: Capacity | None = None,
+          with_witnesses: bool = True) -> Query:
+    """The query of one action class. Without witnesses it is the exact T = 2 system (a
+    cheap first stage for Houdini), not a proof for every T."""
     cap = cap or Capacity()
-    roles = ["i", "j"] + witnesses(v, env, cls)
+    roles = ["i", "j"] + (witnesses(v, env, cls) if with_witnesses else [])
     cfg = group_config(base, len(roles))
     w = model_width(cfg)
     o = Z3Ops(cfg.block_sizes, w)
@@ -156,7 +160,7 @@ def build(base: ModelConfig, v: Variant, env: Env, cls: Cls, cap: Capacity | Non
         over = False  # the embedding side is not modelled: its queues are never read
     run = Run(params=p, states=[pre, post_n], steps=[rec])
     return Query(cfg, v, env, cls, o, pre, post_n, run, p, over,
-                 [a for a in asm if not isinstance(a, bool)], roles)
+                 [a for a in asm if not isinstance(a, bool)], roles, start, ch)
 
 
 def init_query(base: ModelConfig, v: Variant) -> tuple[Z3Ops, State, Any, list[Any]]:
