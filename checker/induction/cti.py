@@ -43,7 +43,7 @@ def render(a: Answer) -> str:
                receives=[_val(m, x) for x in q.params.receives], delta=q.params.delta)
     ch = Choices(**{f.name: concrete(m, getattr(q.choices, f.name))
                     for f in fields(Choices)})
-    _post, rec = step(o, q.cfg, q.variant, start, p, ch)
+    post, rec = step(o, q.cfg, q.variant, start, p, ch)
     lines = [f"counterexample to induction ({a.cls} step) breaks: {a.what}",
              f"  L={p.length} block_size={p.bs} default_allocate_tokens={p.default_tokens}"
              f" ranks: " + ", ".join(f"TP{r}={role}" for r, role in enumerate(q.roles))]
@@ -51,6 +51,10 @@ def render(a: Answer) -> str:
         vals = ", ".join(f"{k}={_show(k, getattr(lr, k))}" for k in SHOWN)
         lines.append(f"  [TP{r} {q.roles[r]}] before: {vals}; blocks "
                      f"{lr.embedding_indices[:lr.n_indices]}; deadlock={start.deadlock}")
+    lines += _names_before_after(o, q, a.what, start, post, p)
+    env = _env_effects(rec, ch)
+    if env:
+        lines.append("  env: " + env)
     for r, ob in enumerate(rec.obs):
         if rec.mismatch:
             lines.append(f"  [TP{r}] DEADLOCK: collective calls differ across ranks")
@@ -58,6 +62,52 @@ def render(a: Answer) -> str:
         for e in rank_events(q.cfg, q.variant, r, ob) if rec.iterated else []:
             lines.append(f"  [TP{r}] {_event(e)}")
     return "\n".join(lines)
+
+
+def _names_before_after(o: PyOps, q: Any, what: str, pre: Any, post: Any, p: Params
+                        ) -> list[str]:
+    """The broken clause's names on ranks i and j, before and after the step."""
+    from . import observables as obs
+    from .clauses import Clause, ClauseError
+
+    try:
+        names = Clause(what).names()
+    except ClauseError:
+        return []
+    out = []
+    for r in (0, 1):
+        for tag, st in (("before", pre), ("after ", post)):
+            rk = obs.rank(o, q.cfg, st, p, r)
+            g = obs.globals_(st, p)
+            vals = []
+            for role, n in sorted(names):
+                src = g if role == "g" else rk if role in ("i", "j") else None
+                if src is None or n not in src or (role == "j") != (r == 1) and role != "g":
+                    continue
+                vals.append(f"{role}.{n}={src[n]}")
+            if vals:
+                out.append(f"  [TP{r}] {tag}: " + ", ".join(vals))
+    return out
+
+
+def _env_effects(rec: Any, ch: Choices) -> str:
+    parts = []
+    for r, ws in enumerate(rec.effects.writes):
+        got = [f"block {w['block']}<-[{w['start']}+{w['count']}]" for w in ws if w["when"]]
+        if got:
+            parts.append(f"TP{r} written " + " ".join(got))
+    for r, ds in enumerate(rec.effects.delivered):
+        got = [STATUS_NAMES.get(d["status"], str(d["status"])) for d in ds if d["when"]]
+        if got:
+            parts.append(f"TP{r} delivered " + "+".join(got))
+    for f in ("messages", "chunks", "chunk_fail", "others_free", "others_alloc"):
+        xs = [i for i, x in enumerate(getattr(ch, f)) if x]
+        if xs:
+            parts.append(f"{f} {xs}")
+    for f in ("encode", "emb_finish", "abort"):
+        if getattr(ch, f):
+            parts.append(f)
+    return "; ".join(parts)
 
 
 def _show(k: str, v: Any) -> str:

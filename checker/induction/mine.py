@@ -277,6 +277,26 @@ def _pairs(tab: Tables, bools: dict[str, set[str]]) -> list[str]:
     return out
 
 
+# the names focused mining uses: control state, the views, token counts (not block ids)
+FOCUS = re.compile(
+    r"^(phase|waiting_for_input|status|conclude_state|aborted|n_indices|cached|partial_total|"
+    r"partial_delta|partial_sent_tokens|partial_len|resume_pending|draining|n_free|n_held|"
+    r"receives|s\.(record|rec_sent_tokens|rec_allocated_tokens|rec_n_dst|src_known|"
+    r"failed_session|landed|awaiting_chunk|cancel_sent|cancel_done|inq\..*|outq\..*)|"
+    r"e\.(inits|infos|status|chunks|worker_dead|mine|cq0)|[ar]\.\w+|w[hdr]\.\w+|d\.\w+|"
+    r"owned|nfree|nheld|in_a|in_r|cnt|aux0|aux1|room|encoded|src_alive|src_frees|deadlock|"
+    r"faulted|L|bs|D|delta)$")
+
+
+def focus(tab: Tables) -> Tables:
+    """The tables restricted to FOCUS names."""
+    def keep(t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: v for k, v in t.items() if FOCUS.match(k)}
+    return Tables(rank=keep(tab.rank), pair=tab.pair, block=keep(tab.block),
+                  block_rank=tab.block_rank, block_pair=tab.block_pair, glob=keep(tab.glob),
+                  rank_glob=tab.rank_glob)
+
+
 def bool_names(cfg: ModelConfig) -> dict[str, set[str]]:
     rk, bk, gk = obs.names(cfg)
     return {"rank": {n.name for n in rk if n.kind == "bool"},
@@ -285,9 +305,10 @@ def bool_names(cfg: ModelConfig) -> dict[str, set[str]]:
 
 
 def mine(base: ModelConfig, variant: str, runs: int, seed: int = 0,
-         tp_sizes: Iterable[int] = (2, 3)) -> list[Clause]:
+         tp_sizes: Iterable[int] = (2, 3), focused: bool = True) -> list[Clause]:
     s = collect(base, variant, runs, tp_sizes, seed)
-    return candidates(tabulate(s), bool_names(base))
+    tab = tabulate(s)
+    return candidates(focus(tab) if focused else tab, bool_names(base))
 
 
 __all__ = ["mine", "collect", "tabulate", "candidates"]

@@ -26,7 +26,7 @@ from functools import partial
 from typing import Any
 
 from ranksync.spec import buffers
-from ranksync.spec.config import SUCCESS, ModelConfig
+from ranksync.spec.config import FAILED, SUCCESS, TRANSFERRING, ModelConfig
 from ranksync.spec.embedding import Params
 from ranksync.spec.ops import Ops, Term
 from ranksync.spec.state import ALL_SESSIONS, INIT_MSG, RESUME_MSG, LangRank, Session, State
@@ -100,6 +100,41 @@ def _blocks_view(o: Ops, lr: LangRank, idx: list[Term], n: Term) -> dict[str, Te
     }
 
 
+def _data(o: Ops, cfg: ModelConfig, lr: LangRank, ss: Session, p: Params) -> dict[str, Term]:
+    """Is the data where this request expects it? The cache holds tokens [0, partial_len)
+    (read with the writer's strides); the current allocation holds, from position `base`
+    (partial_len if cached, else 0), the tokens that have landed since, each block written
+    with the stride a full read will use."""
+    P = cfg.positions
+    cache_ok = o.And(*[o.Or(pos >= lr.partial_len, o.And(
+        lr.partial_content[pos] == pos, *[lr.partial_mrope[3 * pos + j] == 3 * pos + j
+                                          for j in range(3)])) for pos in range(P)])
+    base = o.If(lr.cached, lr.partial_len, 0)
+    filled = ss.landed - base
+    conds = []
+    for q, blk in enumerate(lr.embedding_indices):
+        for s in range(cfg.slots):
+            pos = o.mul(q, p.bs) + s
+            inside = o.And(q < lr.n_indices, s < p.bs, pos < filled)
+            c = o.select(lr.content, blk * cfg.slots + s, 0)
+            conds.append(o.Or(o.Not(inside), c == base + pos))
+        start = o.mul(q, p.bs)
+        stride = o.Min(p.bs, filled - start)
+        conds.append(o.Or(o.Not(o.And(q < lr.n_indices, start < filled)),
+                          o.select(lr.cnt, blk, 0) == stride))
+    first = lr.embedding_indices[0]
+    return {"cache_ok": cache_ok, "alloc_ok": o.And(*conds),
+            "aux_ok": o.And(o.select(lr.aux0, first, 0) == p.length,
+                            o.select(lr.aux1, first, 0) == p.delta),
+            "filled": filled}
+
+
+def _pool(o: Ops, lr: LangRank) -> dict[str, Term]:
+    """The allocator's ghost counts summed over blocks."""
+    return {"free_sum": o.Sum(list(lr.nfree)), "held_sum": o.Sum(list(lr.nheld)),
+            "owned": o.count(list(lr.owned))}
+
+
 def _would_handoff(o: Ops, cfg: ModelConfig, lr: LangRank, p: Params) -> dict[str, Term]:
     from ranksync.spec.branches import LangObs
     from ranksync.spec.transfer import _final_assembly
@@ -161,6 +196,12 @@ def _queues(o: Ops, ss: Session, idx: list[Term], n: Term) -> dict[str, Term]:
                                 for p, m in zip(pend_out, ss.outbox, strict=True)])
     out["outq.success"] = o.Or(*[o.And(p, m["status"] == SUCCESS)
                                  for p, m in zip(pend_out, ss.outbox, strict=True)])
+    # every pending message is one the protocol sends
+    out["outq.ok"] = o.And(*[o.Or(o.Not(p), m["status"] == FAILED, m["status"] == TRANSFERRING,
+                                  m["status"] == SUCCESS)
+                             for p, m in zip(pend_out, ss.outbox, strict=True)])
+    out["inq.ok"] = o.And(*[o.Or(o.Not(p), m["kind"] == INIT_MSG, m["kind"] == RESUME_MSG)
+                            for p, m in zip(pend_in, ss.inbox, strict=True)])
     return out
 
 
@@ -168,6 +209,12 @@ def _chunks_for(o: Ops, snd: Any, r: int) -> Term:
     """Queued chunks whose target includes session r."""
     return o.count([o.And(q < snd.chunks, o.Or(t == ALL_SESSIONS, t == r))
                     for q, t in enumerate(snd.cq)])
+
+
+def _rest_all(o: Ops, snd: Any) -> Term:
+    """The shard queue's free slots hold ALL_SESSIONS (what a chunk queued without a target
+    becomes: `scheduler_send_first_chunk` only counts it)."""
+    return o.And(*[o.Or(q < snd.chunks, t == ALL_SESSIONS) for q, t in enumerate(snd.cq)])
 
 
 def rank(o: Ops, cfg: ModelConfig, st: State, p: Params, r: int) -> Lazy:
@@ -181,6 +228,7 @@ def rank(o: Ops, cfg: ModelConfig, st: State, p: Params, r: int) -> Lazy:
             for nm in names:
                 out[pre + nm] = partial(getattr, recd, nm)
         out["e.mine"] = partial(_chunks_for, o, snd, r)
+        out["e.rest_all"] = partial(_rest_all, o, snd)
         for k in range(len(lr.free_slots)):  # the deques, slot by slot (block ids)
             out[f"free{k}"] = partial(_entry, lr.free_slots, k)
             out[f"held{k}"] = partial(_entry, lr.held_slots, k)
@@ -197,11 +245,15 @@ def rank(o: Ops, cfg: ModelConfig, st: State, p: Params, r: int) -> Lazy:
             ("wd.", partial(_would_decide, o, cfg, lr, p), ["total", "sent", "dec", "aux0", "k"]),
             ("wr.", partial(_would_write, o, cfg, lr, ss, p),
              ["tokens", "partial", "dies", "owned"]),
+            ("d.", partial(_data, o, cfg, lr, ss, p), ["cache_ok", "alloc_ok", "aux_ok",
+                                                       "filled"]),
+            ("pool.", partial(_pool, o, lr), ["free_sum", "held_sum", "owned"]),
             ("s.", partial(_queues, o, ss, lr.embedding_indices, lr.n_indices),
              [f"inq.{x}" for x in ("count", "inits", "resumes", "init.sent", "init.allocated",
                                    "init.n", "init.is_a", "resume.sent", "resume.allocated",
                                    "resume.n", "resume.is_a")]
-             + ["outq.count", "outq.max", "outq.failed", "outq.success"]),
+             + ["outq.count", "outq.max", "outq.failed", "outq.success", "outq.ok",
+                "inq.ok"]),
         ]
         for pre, make_v, vkeys in views:
             get = _group(make_v)
@@ -236,6 +288,11 @@ def block(o: Ops, cfg: ModelConfig, st: State, r: int, b: int) -> dict[str, Term
         "in_a": o.Or(*[o.And(q < lr.n_indices, x == b)
                        for q, x in enumerate(lr.embedding_indices)]),
         "in_r": o.Or(*[o.And(q < ss.rec_n_dst, x == b) for q, x in enumerate(ss.rec_dst)]),
+        # occurrences in the deques (the ghost counts must match them)
+        "free_count": o.count([o.And(k < lr.n_free, x == b)
+                               for k, x in enumerate(lr.free_slots)]),
+        "held_count": o.count([o.And(k < lr.n_held, x == b)
+                               for k, x in enumerate(lr.held_slots)]),
     }
     for s in range(cfg.slots):
         out[f"content{s}"] = lr.content[b * cfg.slots + s]
@@ -244,7 +301,7 @@ def block(o: Ops, cfg: ModelConfig, st: State, r: int, b: int) -> dict[str, Term
 
 def globals_(st: State, p: Params) -> dict[str, Term]:
     out: dict[str, Term] = {k: getattr(st, k) for k in GLOBALS}
-    out.update(L=p.length, bs=p.bs, D=p.default_tokens)
+    out.update(L=p.length, bs=p.bs, D=p.default_tokens, delta=p.delta)
     return out
 
 
