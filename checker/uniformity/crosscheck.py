@@ -62,13 +62,13 @@ def load_model_map(path: Path | None = None) -> ModelMap:
     entries = []
     for i, row in enumerate(data.get("entry", []), 1):
         try:
-            e: dict[str, Any] = row
-            status = e.get("status", "confirmed")
+            ent: dict[str, Any] = row
+            status = ent.get("status", "confirmed")
             if status not in STATUSES:
                 raise ModelMapError(f"{origin}: entry {i}: status must be one of {STATUSES}")
-            entries.append(Entry(e["function"], e["branch"], re.compile(e["condition"]),
-                                 e["property"], tuple(e.get("also", [])), status,
-                                 e.get("command", ""), e.get("note", "")))
+            entries.append(Entry(ent["function"], ent["branch"], re.compile(ent["condition"]),
+                                 ent["property"], tuple(ent.get("also", [])), status,
+                                 ent.get("command", ""), ent.get("note", "")))
         except (KeyError, TypeError, AttributeError) as x:
             raise ModelMapError(f"{origin}: entry {i}: needs function, branch, condition, "
                                 f"property ({x})") from None
