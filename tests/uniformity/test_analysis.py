@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from uniformity_cases import STANDIN, by_function, run
 
 DIVERGENT = {  # function -> (rule, branch kind, the rank-local source named in the chain)
