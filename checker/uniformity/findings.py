@@ -1,8 +1,9 @@
 """Findings, their stable fingerprints, and the baseline file that acknowledges them.
 
-A fingerprint names a finding by what it is, not where it sits: file, function, branch kind,
-condition text (whitespace-normalised), rule, and the occurrence number among identical
-conditions in the same function. Lines moving leave it unchanged; editing the condition or
+A fingerprint names a finding by the branch, not where it sits: file, function, branch kind,
+condition text (whitespace-normalised), and the occurrence number among identical conditions
+in the same function (not the rule: what differs between the sides may change while the
+branch stays). Lines moving leave it unchanged; editing the condition or
 renaming the function changes it.
 """
 
@@ -77,8 +78,7 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         cond = " ".join(self.condition.split())
-        key = "\x1f".join([self.rule.id, self.file, self.function, self.kind, cond,
-                           str(self.occurrence)])
+        key = "\x1f".join([self.file, self.function, self.kind, cond, str(self.occurrence)])
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     @property

@@ -305,10 +305,27 @@ class Values:
         r = self.mutations(mod, d)
         if r is not None:
             return r
+        if value is not None and self._from_collective(mod, value):
+            return None  # the same on every rank that runs this collective (checked apart)
         r = self.control(mod, node)
         if r is not None:
             return (self._step(node, f"{node.id} assigned under a rank-local condition"), *r)
         return None
+
+    def _from_collective(self, mod: Module, value: ast.AST) -> bool:
+        """`value` is a collective's result, or reads a name an in-place collective just
+        made uniform: assigning it under a rank-local condition is no implicit flow, since
+        every rank that reaches it got the same value (ranks that skip the collective are
+        the collective check's business)."""
+        for n in ast.walk(value):
+            if isinstance(n, ast.Call):
+                c = self.facts.collective_for(dotted(n.func))
+                if c is not None and c.returns:
+                    return True
+            elif isinstance(n, ast.Name) and any(sanitized(mod, d, n)
+                                                 for d in mod.usedef.get(n, [])):
+                return True
+        return False
 
     def mutations(self, mod: Module, d: Any) -> Chain | None:
         """What `x.append(v)` or `x[i] = v` put into the container `x` (`x.a = v` is the
