@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .facts import Facts
-from .program import SCOPES, Function, Program, dotted
+from .program import BLOCKS, SCOPES, Function, Program, dotted
 from .values import MUTATORS, sanitized, short
 
 QUEUE_MUTATORS = MUTATORS | {"remove", "pop", "popleft", "clear", "discard"}
@@ -108,7 +108,7 @@ class EffectAnalysis:
         self.flow_memo[key] = frozenset()  # cycle guard
         mod = fn.module
         out: set[tuple[str, str]] = set()
-        d = mod.defuse.chains.get(defnode)
+        d = mod.defs.get(defnode)
         for u in d.users() if d is not None and depth < 8 else []:
             if not sanitized(mod, d, u.node):
                 out |= self._sinks_of_use(fn, u.node, depth)
@@ -194,7 +194,7 @@ class EffectAnalysis:
     def stmt(self, fn: Function, s: ast.stmt) -> Effects:
         key = id(s)
         if key not in self.memo:
-            self.memo[key] = tuple(self._walk(fn, s))
+            self.memo[key] = tuple(self._stmt(fn, s))
         return self.memo[key]
 
     def summary(self, fn: Function) -> Effects:
@@ -211,27 +211,25 @@ class EffectAnalysis:
         self.summaries[key] = res
         return res
 
-    def _walk(self, fn: Function, node: ast.AST) -> Iterator[Effect]:
-        """Effects in evaluation order (arguments before the call)."""
-        if isinstance(node, SCOPES):
+    def _stmt(self, fn: Function, s: ast.stmt) -> Iterator[Effect]:
+        """Effects in evaluation order: the statement's own calls (arguments first), its
+        stores, then its nested statements (nested functions and classes do nothing here)."""
+        if isinstance(s, SCOPES):
             return
-        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
-            if node.value is not None:
-                yield from self._walk(fn, node.value)
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for t in targets:
-                yield from self._store(fn, node, t)
-            return
-        for child in ast.iter_child_nodes(node):
-            yield from self._walk(fn, child)
-        if isinstance(node, ast.Call):
-            yield from self._call(fn, node)
-        elif isinstance(node, ast.Delete):
-            for t in node.targets:
-                base = t.value if isinstance(t, ast.Subscript) else t
-                q = self._polled_attr(fn, base)
+        for call in fn.module.direct_calls.get(s, ()):
+            yield from self._call(fn, call)
+        if isinstance(s, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            for t in s.targets if isinstance(s, ast.Assign) else [s.target]:
+                yield from self._store(fn, s, t)
+        elif isinstance(s, ast.Delete):
+            for t in s.targets:
+                q = self._polled_attr(fn, t.value if isinstance(t, ast.Subscript) else t)
                 if q:
-                    yield self._effect(fn, QUEUE, f"removes from {q}", node)
+                    yield self._effect(fn, QUEUE, f"removes from {q}", s)
+        for fld in BLOCKS:
+            for child in getattr(s, fld, None) or []:
+                for c in child.body if isinstance(child, ast.ExceptHandler) else [child]:
+                    yield from self.stmt(fn, c)
 
     def _effect(self, fn: Function, kind: str, label: str, node: ast.AST) -> Effect:
         return Effect(kind, label, fn.module.rel, getattr(node, "lineno", 0))

@@ -249,8 +249,8 @@ class Values:
 
     def returns(self, fn: Function) -> Chain | None:
         def compute() -> Chain | None:
-            for n in _own_nodes(fn.node):
-                if isinstance(n, ast.Return) and n.value is not None:
+            for n in self.prog.returns_of.get(fn.node, []):
+                if n.value is not None:
                     r = self.expr(n.value)
                     if r is not None:
                         return (self._step(n, f"{fn.qualname}() returns {short(n.value)}"), *r)
@@ -362,16 +362,6 @@ class Values:
             if r is not None:
                 return (self._step(test, f"under `{short(test)}`"), *r)
         return None
-
-
-def _own_nodes(fn: ast.AST) -> Iterator[ast.AST]:
-    """Nodes of a function body, not of the functions/classes nested in it."""
-    todo = list(ast.iter_child_nodes(fn))
-    while todo:
-        n = todo.pop()
-        yield n
-        if not isinstance(n, SCOPES):
-            todo.extend(ast.iter_child_nodes(n))
 
 
 def _stores(n: ast.AST) -> Iterator[tuple[ast.AST, ast.expr]]:
