@@ -37,7 +37,10 @@ class Analysis:
 
 
 def analyse(paths: list[Path], root: Path, facts: Facts) -> Analysis:
-    prog = load_program(paths, root, facts)
+    return analyse_program(load_program(paths, root, facts), facts)
+
+
+def analyse_program(prog: Program, facts: Facts) -> Analysis:
     eff = EffectAnalysis(prog, facts)
     values = Values(prog, facts, eff.resolve)
     res = Analysis(prog, facts)
