@@ -85,6 +85,7 @@ def text(report: Report) -> str:
         out.append(f"baseline {report.baseline}: entry {fp} matches no finding (stale)")
     n, k = len(report.findings), len(report.findings) - len(report.open)
     out.append(f"{n} finding{'s' if n != 1 else ''} ({k} acknowledged, {n - k} not) in "
-               f"{report.files} files; {report.branches} branches examined, "
+               f"{report.files} file{'s' if report.files != 1 else ''}; "
+               f"{report.branches} branches examined, "
                f"{report.rank_local} with a rank-local condition; {report.seconds:.2f} s")
     return "\n".join(out)
