@@ -30,6 +30,7 @@ class Entry:
     status: str
     command: str
     note: str
+    trace: str
 
 
 @dataclass
@@ -68,7 +69,8 @@ def load_model_map(path: Path | None = None) -> ModelMap:
                 raise ModelMapError(f"{origin}: entry {i}: status must be one of {STATUSES}")
             entries.append(Entry(ent["function"], ent["branch"], re.compile(ent["condition"]),
                                  ent["property"], tuple(ent.get("also", [])), status,
-                                 ent.get("command", ""), ent.get("note", "")))
+                                 ent.get("command", ""), ent.get("note", ""),
+                                 ent.get("trace", "")))
         except (KeyError, TypeError, AttributeError) as x:
             raise ModelMapError(f"{origin}: entry {i}: needs function, branch, condition, "
                                 f"property ({x})") from None
@@ -89,6 +91,8 @@ def cross_check(findings: list[Finding], mm: ModelMap, properties: set[str]) -> 
         model: dict[str, Any] = {"status": entry.status, "property": entry.property,
                                  "also": [p for p in entry.also if p in properties],
                                  "command": entry.command, "note": entry.note}
+        if entry.trace:
+            model["trace"] = entry.trace
         if entry.property not in properties:
             model["status"] = "unknown property"
         f.model = model

@@ -204,3 +204,35 @@ def test_history_appear_and_disappear(tmp_path: Path) -> None:
     assert code == 0 and "0 findings" in out
     code, _, err = cli("--history", str(repo / ".git"), "--commits", "deadbeef1", "pkg")
     assert code == 2 and "not a commit" in err
+
+
+def test_model_map_traces_split_where_the_map_says() -> None:
+    """The trace named for the resume allocation is the model's own run (recomputed here) and
+    splits the ranks: rank 0's allocation fails and it fails the request; the next iteration
+    is a deadlock (collectives differ)."""
+    from ranksync.checker.conformance import model_expected
+    from ranksync.checker.uniformity.crosscheck import load_model_map
+
+    root = Path(__file__).resolve().parents[2]
+    traced = [e for e in load_model_map().entries if e.trace]
+    assert traced
+    for e in traced:
+        tr = json.loads((root / e.trace).read_text())
+        expected = model_expected(tr)
+        assert expected == tr["expected"]  # the stored events are still the model's
+        r0, r1 = expected[-2]["ranks"]
+        assert {"ev": "alloc", "num_tokens": 1, "result": None} in r0
+        assert not any(ev.get("ev") == "alloc" and ev.get("result") is None for ev in r1)
+        assert expected[-1]["ranks"] == [[{"ev": "deadlock"}], [{"ev": "deadlock"}]]
+
+
+def test_model_map_commands_show_violations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every confirmed entry's command prints a counterexample (VIOLATED) of its property."""
+    from ranksync.checker.uniformity.crosscheck import load_model_map
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the commands name configs/...
+    commands = sorted({e.command for e in load_model_map().entries if e.status == "confirmed"})
+    assert commands
+    for c in commands:
+        r = CliRunner().invoke(main, c.split()[1:], catch_exceptions=False)
+        assert r.exit_code == 0 and r.stdout.startswith("VIOLATED"), (c, r.stdout[:300])
