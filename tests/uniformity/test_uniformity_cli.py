@@ -206,24 +206,39 @@ def test_history_appear_and_disappear(tmp_path: Path) -> None:
     assert code == 2 and "not a commit" in err
 
 
+def _logs(ranks: list[list[dict]], text: str) -> list[bool]:
+    return [any(e.get("ev") == "log" and text in e["msg"] for e in evs) for evs in ranks]
+
+
+# what each trace of the shipped map must show: the ranks split at the mapped branch
+TRACE_SPLITS = {
+    "seed-a-t2-resume-alloc-fails-on-rank0.json": lambda ex: (
+        [any(e.get("ev") == "alloc" and e["result"] is None for e in evs)
+         for evs in ex[-2]["ranks"]] == [True, False]
+        and ex[-1]["ranks"] == [[{"ev": "deadlock"}], [{"ev": "deadlock"}]]),
+    "seed-b-t4-receivers-0-2.json": lambda ex: any(
+        _logs(st["ranks"], "Concatenating mrope") == [True, False, True, False]
+        and _logs(st["ranks"], "Using only new mrope") == [False, True, False, True]
+        and [next(e["mm_inputs"] for e in evs if e["ev"] == "handoff")
+             for evs in st["ranks"]] == ["none", "mock", "none", "mock"]
+        for st in ex),
+}
+
+
 def test_model_map_traces_split_where_the_map_says() -> None:
-    """The trace named for the resume allocation is the model's own run (recomputed here) and
-    splits the ranks: rank 0's allocation fails and it fails the request; the next iteration
-    is a deadlock (collectives differ)."""
+    """Each trace the map names is the model's own run (recomputed here) and splits the ranks
+    at the mapped branch."""
     from ranksync.checker.conformance import model_expected
     from ranksync.checker.uniformity.crosscheck import load_model_map
 
     root = Path(__file__).resolve().parents[2]
-    traced = [e for e in load_model_map().entries if e.trace]
-    assert traced
-    for e in traced:
-        tr = json.loads((root / e.trace).read_text())
+    traces = {e.trace for e in load_model_map().entries if e.trace}
+    assert {Path(t).name for t in traces} == set(TRACE_SPLITS)
+    for t in traces:
+        tr = json.loads((root / t).read_text())
         expected = model_expected(tr)
-        assert expected == tr["expected"]  # the stored events are still the model's
-        r0, r1 = expected[-2]["ranks"]
-        assert {"ev": "alloc", "num_tokens": 1, "result": None} in r0
-        assert not any(ev.get("ev") == "alloc" and ev.get("result") is None for ev in r1)
-        assert expected[-1]["ranks"] == [[{"ev": "deadlock"}], [{"ev": "deadlock"}]]
+        assert expected == tr["expected"], t  # the stored events are still the model's
+        assert TRACE_SPLITS[Path(t).name](expected), t
 
 
 def test_model_map_commands_show_violations(monkeypatch: pytest.MonkeyPatch) -> None:
