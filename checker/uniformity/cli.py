@@ -89,6 +89,9 @@ def _run(paths: tuple[str, ...], fmt: str, output: str | None, baseline_path: st
     except (FactsError, ModelMapError, BaselineError) as e:
         _fail(2, str(e))
         return
+    for out_path in (output, write_baseline):
+        if out_path and not Path(out_path).resolve().parent.is_dir():
+            _fail(2, f"{out_path}: its directory does not exist")
     props = _properties()
     version = _version()
 
@@ -116,6 +119,8 @@ def _run(paths: tuple[str, ...], fmt: str, output: str | None, baseline_path: st
         except InputError as e:
             _fail(2, str(e))
             return
+        if not any(r.files for r in results):
+            _fail(2, f"no Python file matches {' '.join(paths)} at any of the commits")
         out = json.dumps({"schema_version": 1, "tool": "ranksync uniformity --history",
                           "version": version, "commits": [r.to_json() for r in results]},
                          indent=1) if fmt == "json" else history_text(results)

@@ -11,7 +11,8 @@ from typing import Any
 from .findings import RULES, Finding
 from .output import CLASS_NAMES, Report, model_line
 
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_SCHEMA = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
+                "sarif-schema-2.1.0.json")
 FINGERPRINT_KEY = "ranksyncUniformity/v1"
 
 

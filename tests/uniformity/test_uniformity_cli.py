@@ -204,6 +204,13 @@ def test_history_appear_and_disappear(tmp_path: Path) -> None:
     assert code == 0 and "0 findings" in out
     code, _, err = cli("--history", str(repo / ".git"), "--commits", "deadbeef1", "pkg")
     assert code == 2 and "not a commit" in err
+    code, _, err = cli("--history", str(repo / ".git"), "--commits", commits[0], "nothing/*.py")
+    assert code == 2 and "no Python file matches" in err
+
+
+def test_output_into_a_missing_directory_exit_2(tmp_path: Path) -> None:
+    code, _, err = cli("-o", str(tmp_path / "no" / "out.json"), *standin_args("divergent.py"))
+    assert code == 2 and "does not exist" in err
 
 
 def _logs(ranks: list[list[dict]], text: str) -> list[bool]:
