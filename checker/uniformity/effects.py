@@ -249,8 +249,8 @@ class EffectAnalysis:
             if t.attr in self.facts.handoff_fields:
                 yield self._effect(fn, HANDOFF, f"sets .{t.attr} = {what}", stmt)
                 return
-        for kind, sink in sorted(self._target_sinks(fn, t, 0)):
-            yield self._effect(fn, kind, f"`{short(t)} = {what}` reaches {sink}", stmt)
+        for kind, sinks in _by_kind(self._target_sinks(fn, t, 0)):
+            yield self._effect(fn, kind, f"`{short(t)} = {what}` reaches {sinks}", stmt)
 
     def _call(self, fn: Function, call: ast.Call) -> Iterator[Effect]:
         name = dotted(call.func)
@@ -276,10 +276,19 @@ class EffectAnalysis:
                 sinks: set[tuple[str, str]] = set()
                 for dn in self._local_defs(fn, f.value):
                     sinks |= self.flows(fn, dn, 0)
-                for kind, sink in sorted(sinks):
-                    yield self._effect(fn, kind, f"`{short(call, 50)}` reaches {sink}", call)
+                for kind, where in _by_kind(sinks):
+                    yield self._effect(fn, kind, f"`{short(call, 50)}` reaches {where}", call)
                 return
         for callee in self.resolve(fn, call):
             for e in self.summary(callee):
                 yield Effect(e.kind, f"{e.label} (in {callee.qualname})", fn.module.rel,
                              call.lineno)
+
+
+def _by_kind(sinks: set[tuple[str, str]] | frozenset[tuple[str, str]]
+             ) -> list[tuple[str, str]]:
+    """One (kind, "a, b") per kind: a value reaching three hand-off fields is one effect."""
+    out: dict[str, list[str]] = {}
+    for kind, sink in sorted(sinks):
+        out.setdefault(kind, []).append(sink)
+    return [(k, ", ".join(v)) for k, v in out.items()]

@@ -115,7 +115,10 @@ class Values:
     # -- memo with cycle cuts: a None computed under a cut is not final (see `settle`) --
     def _cached(self, key: Hashable, compute: Callable[[], Chain | None]) -> Chain | None:
         if key in self.memo:
-            return self.memo[key]
+            r = self.memo[key]
+            if r is None and key not in self.final:
+                self.cuts += 1  # resting on a result a cut may have hidden: not final either
+            return r
         if key in self.active:
             self.cuts += 1
             return None
