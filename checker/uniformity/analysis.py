@@ -20,7 +20,7 @@ from pathlib import Path
 from .effects import ALLOCATOR, COLLECTIVE, HANDOFF, QUEUE, Effect, EffectAnalysis, Effects
 from .facts import Facts
 from .findings import Difference, Finding
-from .program import SCOPES, Function, Program, dotted, load_program
+from .program import SCOPES, Function, ModuleCache, Program, dotted, load_program
 from .values import Chain, Step, Values, short
 
 PRIORITY = (COLLECTIVE, QUEUE, ALLOCATOR, HANDOFF)
@@ -36,8 +36,9 @@ class Analysis:
     rank_local: int = 0  # of which with a rank-local condition
 
 
-def analyse(paths: list[Path], root: Path, facts: Facts) -> Analysis:
-    return analyse_program(load_program(paths, root, facts), facts)
+def analyse(paths: list[Path], root: Path, facts: Facts,
+            cache: ModuleCache | None = None) -> Analysis:
+    return analyse_program(load_program(paths, root, facts, cache), facts)
 
 
 def analyse_program(prog: Program, facts: Facts) -> Analysis:

@@ -16,7 +16,7 @@ import click
 from .crosscheck import ModelMapError, cross_check, load_model_map
 from .facts import FactsError, load_facts
 from .findings import BaselineError, Finding, apply_baseline, baseline_template, load_baseline
-from .program import InputError, collect_paths
+from .program import InputError, ModuleCache, collect_paths
 
 
 def _fail(code: int, msg: str) -> None:
@@ -95,8 +95,10 @@ def _run(paths: tuple[str, ...], fmt: str, output: str | None, baseline_path: st
     props = _properties()
     version = _version()
 
+    cache: ModuleCache = {}  # unchanged files are parsed once across --history commits
+
     def check(files: list[Path], root: Path) -> tuple[list[Finding], Any]:
-        res = analyse(files, root, facts)
+        res = analyse(files, root, facts, cache)
         cross_check(res.findings, mm, props)
         apply_baseline(res.findings, base)
         return res.findings, res

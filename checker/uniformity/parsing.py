@@ -100,11 +100,16 @@ class _Assume:
                 todo.extend(s for s in block if isinstance(s, ast.stmt | ast.excepthandler))
 
 
-def parse_source(p: Path, facts: Facts) -> tuple[str, ast.Module]:
+def read_source(p: Path) -> str:
     try:
-        source = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{p}: cannot read ({e.__class__.__name__}: {e})") from None
+
+
+def parse_source(p: Path, facts: Facts, source: str | None = None) -> tuple[str, ast.Module]:
+    if source is None:
+        source = read_source(p)
     try:
         tree = ast.parse(source, filename=str(p))
     except (SyntaxError, ValueError) as e:

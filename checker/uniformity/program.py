@@ -4,13 +4,14 @@ parent links, and an index of functions for the interprocedural summaries."""
 from __future__ import annotations
 
 import ast
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .facts import Facts
-from .parsing import Chains, InputError, def_use_chains, dotted, parse_source
+from .parsing import Chains, InputError, def_use_chains, dotted, parse_source, read_source
 
 FuncNode = ast.FunctionDef | ast.AsyncFunctionDef
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
@@ -157,12 +158,27 @@ def _functions(mod: Module) -> Iterator[Function]:
     yield from walk(mod.tree, "", None)
 
 
-def load_program(paths: list[Path], root: Path, facts: Facts) -> Program:
-    """Reads and parses every file first (bad input raises InputError before any work)."""
-    parsed = [parse_source(p, facts) for p in paths]
-    chains = def_use_chains(paths, [t for _, t in parsed])
-    modules = [parse_module(p, root, src, tree, ch, facts)
-               for p, (src, tree), ch in zip(paths, parsed, chains, strict=True)]
+ModuleCache = dict[tuple[str, str], "Module"]
+
+
+def load_program(paths: list[Path], root: Path, facts: Facts,
+                 cache: ModuleCache | None = None) -> Program:
+    """Reads and parses every file first (bad input raises InputError before any work).
+    `cache` (same facts only) reuses the parsed module of a file with the same relative path
+    and text, e.g. across the commits of a history run: a module is never changed once
+    loaded, the analyses keep their own state."""
+    sources = [read_source(p) for p in paths]
+    keys = [(_rel(p, root), hashlib.sha1(src.encode()).hexdigest())
+            for p, src in zip(paths, sources, strict=True)]
+    todo = [i for i, k in enumerate(keys) if cache is None or k not in cache]
+    parsed = {i: parse_source(paths[i], facts, sources[i]) for i in todo}
+    chains = def_use_chains([paths[i] for i in todo], [parsed[i][1] for i in todo])
+    fresh = {i: parse_module(paths[i], root, sources[i], parsed[i][1], ch, facts)
+             for i, ch in zip(todo, chains, strict=True)}
+    if cache is not None:
+        cache.update((keys[i], m) for i, m in fresh.items())
+    modules = [fresh[i] if i in fresh else cache[keys[i]]  # type: ignore[index]
+               for i in range(len(paths))]
     functions = [f for m in modules for f in _functions(m)]
     by_name: dict[str, list[Function]] = {}
     for f in functions:
