@@ -20,7 +20,8 @@ from pathlib import Path
 from .effects import ALLOCATOR, COLLECTIVE, HANDOFF, QUEUE, Effect, EffectAnalysis, Effects
 from .facts import Facts
 from .findings import Difference, Finding
-from .program import SCOPES, Function, ModuleCache, Program, dotted, load_program
+from .parsing import SCOPES
+from .program import Function, ModuleCache, Program, dotted, load_program
 from .values import Chain, Step, Values, short
 
 PRIORITY = (COLLECTIVE, QUEUE, ALLOCATOR, HANDOFF)

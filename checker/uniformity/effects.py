@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .facts import Facts
-from .program import BLOCKS, SCOPES, Function, Program, dotted
+from .parsing import SCOPES
+from .program import BLOCKS, Function, Program, dotted
 from .values import MUTATORS, sanitized, short
 
 QUEUE_MUTATORS = MUTATORS | {"remove", "pop", "popleft", "clear", "discard"}

@@ -14,6 +14,7 @@ import beniget  # type: ignore[import-untyped]
 
 from .facts import Facts, matches
 
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 # (definition node -> Def, use node -> Defs reaching it); a Def has .node, name(), users()
 Chains = tuple[dict[ast.AST, Any], dict[ast.AST, list[Any]]]
 

@@ -14,7 +14,6 @@ from .facts import Facts
 from .parsing import Chains, InputError, def_use_chains, dotted, parse_source, read_source
 
 FuncNode = ast.FunctionDef | ast.AsyncFunctionDef
-SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
 @dataclass

@@ -12,12 +12,13 @@ are assumed replicated; calls into analysed functions use a summary of what they
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 from .facts import Facts
-from .program import SCOPES, Function, Module, Program, dotted
+from .program import Function, Module, Program, dotted
+from .syntax import branch_tests, defining_value, dominates, element, short, stmt_of, stores
 
 MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "appendleft",
             "extendleft"}
@@ -34,61 +35,6 @@ class Step:
 
 
 Chain = tuple[Step, ...]  # nearest derivation first, the rank-local source last
-
-
-def short(node: ast.AST, limit: int = 70) -> str:
-    s = ast.unparse(node).replace("\n", " ")
-    return s if len(s) <= limit else s[: limit - 3] + "..."
-
-
-def branch_tests(mod: Module, node: ast.AST, stop: ast.AST) -> Iterator[ast.AST]:
-    """Conditions of the `if`/`while`/`for` around `node` (inside `stop`), innermost first."""
-    child = node
-    for a in mod.ancestors(node):
-        if a is stop or isinstance(a, SCOPES):
-            return
-        if isinstance(a, ast.If | ast.While) and child is not a.test:
-            yield a.test
-        elif isinstance(a, ast.For | ast.AsyncFor) and child is not a.iter:
-            yield a.iter
-        child = a
-
-
-def stmt_of(mod: Module, node: ast.AST) -> ast.stmt:
-    n: ast.AST = node
-    while not isinstance(n, ast.stmt):
-        p = mod.parent(n)
-        assert p is not None, "every expression sits in a statement"
-        n = p
-    return n
-
-
-def dominates(mod: Module, first: ast.stmt, node: ast.AST) -> bool:
-    """`first` runs before `node` on every path to it: an earlier statement of a block that
-    contains `node` (structured code; exceptions aside)."""
-    parent = mod.parent(first)
-    if parent is None:
-        return False
-    for fld in ("body", "orelse", "finalbody"):
-        block = getattr(parent, fld, None)
-        if isinstance(block, list) and first in block:
-            i = block.index(first)
-            for a in [node, *mod.ancestors(node)]:
-                if a in block and block.index(a) > i:  # type: ignore[operator]
-                    return True
-                if a is parent:
-                    return False
-    return False
-
-
-def element(value: ast.AST, k: int) -> ast.expr | None:
-    """Element k of a list/tuple literal, also inside a call such as `torch.tensor([...])`."""
-    if isinstance(value, ast.Call) and value.args:
-        value = value.args[0]
-    if isinstance(value, ast.List | ast.Tuple) and -len(value.elts) <= k < len(value.elts):
-        e = value.elts[k]
-        return None if isinstance(e, ast.Starred) else e
-    return None
 
 
 def sanitized(mod: Module, d: Any, use: ast.AST) -> bool:
@@ -108,7 +54,7 @@ class Values:
         self.fields: dict[str, list[tuple[Module, ast.expr, ast.AST]]] = {}
         for m in prog.modules:
             for n in m.stores:
-                for target, value in _stores(n):
+                for target, value in stores(n):
                     if isinstance(target, ast.Attribute):
                         self.fields.setdefault(target.attr, []).append((m, value, target))
 
@@ -291,7 +237,7 @@ class Values:
             return (self._step(node, f"{d.name()}: caught exception (rank-local source)"),)
         if not isinstance(node, ast.Name):
             return None  # parameters, imports, functions, classes, builtins
-        value, what = _defining_value(mod, node)
+        value, what = defining_value(mod, node)
         if value is not None:
             v = value
             if k is not None and isinstance(what, ast.Assign) and node in what.targets:
@@ -350,7 +296,7 @@ class Values:
 
     def _stored(self, mod: Module, target: ast.AST) -> Chain | None:
         stmt = stmt_of(mod, target)
-        for t, value in _stores(stmt):
+        for t, value in stores(stmt):
             if t is target:
                 r = self.expr(value)
                 if r is not None:
@@ -365,41 +311,3 @@ class Values:
             if r is not None:
                 return (self._step(test, f"under `{short(test)}`"), *r)
         return None
-
-
-def _stores(n: ast.AST) -> Iterator[tuple[ast.AST, ast.expr]]:
-    """(target, value) pairs a statement stores; a tuple target stores the whole value."""
-    def flat(t: ast.AST) -> Iterator[ast.AST]:
-        if isinstance(t, ast.Tuple | ast.List):
-            for e in t.elts:
-                yield from flat(e.value if isinstance(e, ast.Starred) else e)
-        else:
-            yield t
-    if isinstance(n, ast.Assign):
-        for t in n.targets:
-            for x in flat(t):
-                yield x, n.value
-    elif isinstance(n, ast.AugAssign | ast.AnnAssign) and n.value is not None:
-        yield n.target, n.value
-
-
-def _defining_value(mod: Module, name: ast.Name) -> tuple[ast.expr | None, ast.AST | None]:
-    """The expression a Name definition takes its value from, and the defining node."""
-    child: ast.AST = name
-    for a in mod.ancestors(name):
-        if isinstance(a, ast.Assign):
-            return a.value, a
-        if isinstance(a, ast.AugAssign | ast.AnnAssign):
-            return a.value, a
-        if isinstance(a, ast.For | ast.AsyncFor):
-            return (a.iter, a) if child is a.target else (None, None)
-        if isinstance(a, ast.comprehension):
-            return (a.iter, a) if child is a.target else (None, None)
-        if isinstance(a, ast.withitem):
-            return a.context_expr, a
-        if isinstance(a, ast.NamedExpr):
-            return a.value, a
-        if isinstance(a, ast.stmt):
-            return None, a
-        child = a
-    return None, None
