@@ -1,6 +1,7 @@
-"""The check on the engine itself, at d94e4a0ab: skipped unless RANKSYNC_ENGINE_SRC points
-at an extracted checkout (the directory holding python/sglang), e.g.
-`git --git-dir=.../sglang archive d94e4a0ab python/sglang | tar -x -C /tmp/engine-d94`."""
+"""The check on the engine itself: skipped unless RANKSYNC_ENGINE_SRC names extracted
+checkouts (directories holding python/sglang, separated by the path separator as for the
+other engine tests), e.g. `git --git-dir=.../sglang archive d94e4a0ab python/sglang | tar -x
+-C /tmp/engine-d94` and the same for 28ac79bbe."""
 
 from __future__ import annotations
 
@@ -14,28 +15,29 @@ from ranksync.checker.uniformity.facts import load_facts
 from ranksync.checker.uniformity.program import collect_paths
 from ranksync.spec.properties import PROPERTIES
 
-SRC = os.environ.get("RANKSYNC_ENGINE_SRC")
-pytestmark = pytest.mark.skipif(not SRC, reason="RANKSYNC_ENGINE_SRC not set")
+SRC = [Path(p) for p in os.environ.get("RANKSYNC_ENGINE_SRC", "").split(os.pathsep) if p]
+CHECKOUTS = [p for p in SRC
+             if (p / "python/sglang/srt/disaggregation/multimodal_language.py").is_file()]
+DECISION = "if actual_total_length > sent_tokens"
 
 
-def test_d94_resume_transfer_findings() -> None:
-    root = Path(SRC or ".")
+@pytest.mark.skipif(not CHECKOUTS, reason="RANKSYNC_ENGINE_SRC names no engine checkout")
+@pytest.mark.parametrize("root", CHECKOUTS, ids=str)
+def test_resume_transfer_findings(root: Path) -> None:
     srt = root / "python/sglang/srt"
-    if not (srt / "disaggregation/multimodal_language.py").is_file():
-        pytest.skip(f"{root} is not an engine checkout")
+    lang_src = (srt / "disaggregation/multimodal_language.py").read_text()
     files = collect_paths([str(srt / "disaggregation"),
                            *map(str, sorted((srt / "managers").glob("scheduler*.py")))])
     res = analyse(files, root, load_facts())
     cross_check(res.findings, load_model_map(), set(PROPERTIES))
-    lang = {(f.function.split(".")[-1], f.condition): f for f in res.findings
-            if f.file.endswith("multimodal_language.py")}
-    conds = {c for _, c in lang}
+    lang = {f.condition: f for f in res.findings if f.file.endswith("multimodal_language.py")}
     # per-rank allocation results decide queue membership (the model confirms: agreement)
-    assert "if new_allocation is None" in conds
-    assert "if self.req_to_metadata_buffer_idx_allocator.available_size() <= 0" in conds
+    assert "if self.req_to_metadata_buffer_idx_allocator.available_size() <= 0" in lang
+    assert lang["if new_allocation is None"].model["status"] == "confirmed"
     # the hand-off kind follows local buffer reads (the model confirms: integrity)
-    assert "if ori_input_length == embedding_length" in conds
-    # the seed's MAX all-reduce makes the resume decision uniform: no finding there
-    assert "if actual_total_length > sent_tokens" not in conds
-    statuses = {f.model["status"] for f in lang.values()}
-    assert "confirmed" in statuses and "gap" not in statuses
+    assert lang["if ori_input_length == embedding_length"].model["property"] == "integrity"
+    if "ReduceOp.MAX" in lang_src:  # the seed (d94e4a0ab): the MAX makes the decision uniform
+        assert DECISION not in lang
+    else:  # before it (28ac79bbe): each rank decides on its own buffer reads
+        assert lang[DECISION].model["status"] == "confirmed"
+        assert "get_buf" in lang[DECISION].chain[-1].text
