@@ -12,6 +12,7 @@ from uniformity_cases import STANDIN, by_function, run
 DIVERGENT = {  # function -> (rule, branch kind, the rank-local source named in the chain)
     "sync_if_data": ("RSU001", "if", "buffer read"),
     "barrier_per_block": ("RSU001", "loop", "buffer read"),
+    "drain": ("RSU001", "loop", "allocator result"),
     "fail_or_sync": ("RSU001", "try/except", "recorded failure"),
     "swapped": ("RSU001", "if", "buffer read"),
     "pop_allocated": ("RSU002", "early continue", "allocator result"),
@@ -38,7 +39,8 @@ def test_order_of_collectives_is_a_difference() -> None:
 
 def test_replicated_patterns_pass() -> None:
     """The seed's MAX read back, a MIN poll through poll_and_all_reduce, broadcast_pyobj, an
-    in-place dist.broadcast: rank-local inputs, no finding."""
+    in-place dist.broadcast, a group coordinator's all_reduce: rank-local inputs, no
+    finding."""
     res = run(STANDIN / "replicated.py", STANDIN / "utils.py")
     assert res.findings == []
     assert res.branches >= 8  # the branches exist and were examined

@@ -83,7 +83,7 @@ def test_json_format() -> None:
     code, out, _ = cli("--format", "json", *standin_args("divergent.py"))
     data = json.loads(out)
     assert code == 1 and data["schema_version"] == 1
-    assert data["summary"]["unacknowledged"] == len(data["findings"]) == 8
+    assert data["summary"]["unacknowledged"] == len(data["findings"]) == 9
     f = next(x for x in data["findings"] if x["function"] == "Transfers.sync_if_data")
     assert f["file"] == "divergent.py" and f["rule"] == "RSU001" and f["line"] == 25
     assert f["source"]["text"].endswith("buffer read (rank-local source)")
@@ -125,7 +125,7 @@ def test_baseline_acknowledges_by_fingerprint(tmp_path: Path) -> None:
                  'reason = "gone"\n')
     code, out, _ = cli("--baseline", str(b), *standin_args("divergent.py"))
     assert code == 0
-    assert "8 findings (8 acknowledged, 0 not)" in out
+    assert "9 findings (9 acknowledged, 0 not)" in out
     assert "0000000000000000 matches no finding (stale)" in out
     # half acknowledged: still exit 1, the acknowledged ones flagged in SARIF
     half = "\n[[acknowledged]]".join(filled.split("\n[[acknowledged]]")[:5])

@@ -32,6 +32,11 @@ class Transfers:
         for _row in rows:
             dist.barrier(group=self.group)
 
+    def drain(self):
+        """a while loop on the pool's local state issues collectives (RSU001, loop)"""
+        while self.block_allocator.available_size() > 0:
+            dist.barrier(group=self.group)
+
     def fail_or_sync(self, entry):
         """a collective only in the handler of a rank-local failure (RSU001, try/except)"""
         try:

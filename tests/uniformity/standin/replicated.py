@@ -34,6 +34,13 @@ class Resumer:
             entry.blocks = self.block_allocator.alloc(total - got)
             dist.barrier(group=self.group)
 
+    def coordinator_sum(self, entry, tp_group):
+        """A group coordinator's all_reduce returns the reduced value."""
+        n = torch.tensor([len(self.buffers.get_buf(entry.blocks)[0])])
+        n = tp_group.all_reduce(n)
+        if n.item() > 0:
+            dist.barrier(group=self.group)
+
     def pop_done(self):
         """A MIN poll through poll_and_all_reduce decides removals from the polled queue."""
         if not self.pending:
