@@ -16,7 +16,6 @@ import click
 from .crosscheck import ModelMapError, cross_check, load_model_map
 from .facts import FactsError, load_facts
 from .findings import BaselineError, Finding, apply_baseline, baseline_template, load_baseline
-from .program import InputError, ModuleCache, collect_paths
 
 
 def _fail(code: int, msg: str) -> None:
@@ -79,6 +78,7 @@ def _run(paths: tuple[str, ...], fmt: str, output: str | None, baseline_path: st
     from .analysis import analyse
     from .history import history_text, resolve_commits, run_history
     from .output import Report, text
+    from .program import InputError, ModuleCache, collect_paths
     from .sarif import sarif
 
     # -- all input checked before any work --

@@ -14,9 +14,10 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .values import Step
+if TYPE_CHECKING:  # the analysis (beniget) loads only when the command runs
+    from .values import Step
 
 BASELINE_VERSION = 1
 
