@@ -113,7 +113,9 @@ def parse_module(p: Path, root: Path, source: str, tree: ast.Module, chains: Cha
     defs, usedef = chains
     mod = Module(p, _rel(p, root), source, tree, defs, usedef, lines=source.splitlines())
     parents = mod.parents
-    for parent in ast.walk(tree):
+    todo: list[ast.AST] = [tree]
+    while todo:  # one pass over the tree (ast.walk would list the children a second time)
+        parent = todo.pop()
         if isinstance(parent, ast.Call):
             mod.calls.append(parent)
         elif isinstance(parent, ast.Assign | ast.AugAssign | ast.AnnAssign):
@@ -122,6 +124,9 @@ def parse_module(p: Path, root: Path, source: str, tree: ast.Module, chains: Cha
             mod.returns.append(parent)
         for child in ast.iter_child_nodes(parent):
             parents[child] = parent
+            todo.append(child)
+    for nodes in (mod.calls, mod.stores, mod.returns):  # source order: stable chains
+        nodes.sort(key=lambda n: (n.lineno, n.col_offset))
     for call in mod.calls:
         n: ast.AST | None = call
         while n is not None and not isinstance(n, ast.stmt | ast.Lambda):
