@@ -13,7 +13,9 @@ follows the load, CPU time much less.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import resource
 import statistics
 import sys
 import time
@@ -37,11 +39,14 @@ def main() -> None:
     rows = []
     for _ in range(a.repeat):
         facts = load_facts()
+        gc.collect()
+        gc.disable()  # as analysis.analyse does
         w0, c0 = time.perf_counter(), time.process_time()
         prog = program.load_program(paths, Path(a.engine), facts)
         w1 = time.perf_counter()
         res = analysis.analyse_program(prog, facts)
         w2, c2 = time.perf_counter(), time.process_time()
+        gc.enable()
         rows.append((w2 - w0, c2 - c0, w1 - w0, w2 - w1))
     total = [r[0] for r in rows]
     cpu = [r[1] for r in rows]
@@ -51,6 +56,7 @@ def main() -> None:
           f"(parse + chains {min(r[2] for r in rows):.2f} s, analysis "
           f"{min(r[3] for r in rows):.2f} s, best of {a.repeat})")
     print(f"cpu:  best {min(cpu):.2f} s, median {statistics.median(cpu):.2f} s")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on "
           f"{os.cpu_count()} cores; target <= 2 s: {'met' if min(total) <= 2 else 'NOT met'}")
 
