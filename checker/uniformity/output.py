@@ -50,7 +50,7 @@ def model_line(m: dict[str, Any]) -> str | None:
     props = ", ".join([prop or "", *m.get("also", [])])
     if status == "confirmed":
         return f"model: confirmed, a divergence here violates {props}: {m['command']}" + (
-            f"; split here: ranksync replay {m['trace']}" if m.get("trace") else "") + (
+            f"; a run of the model splitting here: {m['trace']}" if m.get("trace") else "") + (
             f" ({m['note']})" if m.get("note") else "")
     if status == "covered":
         return f"model: covered by {props}, but no run of the model splits here: " \

@@ -34,8 +34,9 @@ def test_resume_transfer_findings(root: Path) -> None:
     # per-rank allocation results decide queue membership (the model confirms: agreement)
     assert "if self.req_to_metadata_buffer_idx_allocator.available_size() <= 0" in lang
     assert lang["if new_allocation is None"].model["status"] == "confirmed"
-    # the hand-off kind follows local buffer reads (the model confirms: integrity)
-    assert lang["if ori_input_length == embedding_length"].model["property"] == "integrity"
+    # the hand-off kind follows local buffer reads (the model confirms: handoff_agreement)
+    assert lang["if ori_input_length == embedding_length"].model["property"] == \
+        "handoff_agreement"
     if "ReduceOp.MAX" in lang_src:  # the seed (d94e4a0ab): the MAX makes the decision uniform
         assert DECISION not in lang
     else:  # before it (28ac79bbe): each rank decides on its own buffer reads

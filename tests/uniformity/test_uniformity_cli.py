@@ -223,7 +223,7 @@ TRACE_SPLITS = {
         [any(e.get("ev") == "alloc" and e["result"] is None for e in evs)
          for evs in ex[-2]["ranks"]] == [True, False]
         and ex[-1]["ranks"] == [[{"ev": "deadlock"}], [{"ev": "deadlock"}]]),
-    "seed-b-t4-receivers-0-2.json": lambda ex: any(
+    "seed-b-t4-resume-without-data.json": lambda ex: any(
         _logs(st["ranks"], "Concatenating mrope") == [True, False, True, False]
         and _logs(st["ranks"], "Using only new mrope") == [False, True, False, True]
         and [next(e["mm_inputs"] for e in evs if e["ev"] == "handoff")
