@@ -222,8 +222,9 @@ def _register() -> None:
     from .logcheck.cli import logcheck
     from .mutants import mutants
     from .report import report
+    from .uniformity.cli import uniformity
 
-    for cmd in (traces, replay, mutants, engine_diff, logcheck, report):
+    for cmd in (traces, replay, mutants, engine_diff, logcheck, report, uniformity):
         main.add_command(cmd)
 
 
