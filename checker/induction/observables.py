@@ -301,7 +301,8 @@ def block(o: Ops, cfg: ModelConfig, st: State, r: int, b: int) -> dict[str, Term
 
 def globals_(st: State, p: Params) -> dict[str, Term]:
     out: dict[str, Term] = {k: getattr(st, k) for k in GLOBALS}
-    out.update(L=p.length, bs=p.bs, D=p.default_tokens, delta=p.delta)
+    out.update(L=p.length, bs=p.bs, D=p.default_tokens, delta=p.delta,
+               P=len(st.lang[0].owned) if st.lang else 0)  # the pool, blocks per rank
     return out
 
 
