@@ -91,6 +91,7 @@ def run_rank(trace: Trace, rank: int, protocol_pg: Any, side_pg: Any) -> dict[st
         "steps": steps,
         "deadlock_step": deadlock_step,
         "free_blocks": list(sim.lang[rank].allocator.free_blocks),
+        "others_held": list(sim.lang[rank].allocator.held),
         "note": note,
     }
 

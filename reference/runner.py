@@ -56,6 +56,8 @@ class RunResult:
     # Per rank, the allocator's free list at the end of the run (not part of the trace
     # contract; lets tests check conservation and double frees).
     free_blocks: list[list[int]] = field(default_factory=list)
+    # Per rank, the blocks other requests hold at the end, oldest first (same purpose).
+    others_held: list[list[int]] = field(default_factory=list)
 
     def to_expected(self) -> list[dict[str, Any]]:
         """The run in the shape of a trace's ``expected`` list."""
@@ -77,6 +79,7 @@ class RunResult:
             "backend": self.backend,
             "deadlock_step": self.deadlock_step,
             "free_blocks": self.free_blocks,
+            "others_held": self.others_held,
             "expected": self.to_expected(),
         }
 
@@ -152,6 +155,7 @@ def _run_inprocess(trace: Trace) -> RunResult:
             res.deadlock_step = i
             break
     res.free_blocks = [list(sim.lang[r].allocator.free_blocks) for r in range(sc.tp_size)]
+    res.others_held = [list(sim.lang[r].allocator.held) for r in range(sc.tp_size)]
     return res
 
 
@@ -263,6 +267,7 @@ def merge_rank_files(out_dir: str, trace: Trace, backend: str) -> RunResult:
         raise GlooRunError(f"gloo ranks disagree on the run's end: steps {sorted(steps)}, deadlock at {dl}")
     res = RunResult(trace.name, trace.variant, backend, deadlock_step=next(iter(dl)))
     res.free_blocks = [p["free_blocks"] for p in parts]
+    res.others_held = [p["others_held"] for p in parts]
     for i in range(next(iter(steps))):
         res.events.append([p["steps"][i]["events"] for p in parts])
         res.writes.append([p["steps"][i]["writes"] for p in parts])
