@@ -1,4 +1,5 @@
-"""Parsing and validation of traces (docs/trace-format.md). Errors raise :class:`TraceError`."""
+"""Parsing and validation of traces (docs/trace-format.md, version 2 only). Errors raise
+:class:`TraceError` with one line naming the field."""
 
 from __future__ import annotations
 
