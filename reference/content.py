@@ -12,14 +12,16 @@ that content -1 is the all-zero data of a freshly created buffer:
   or NaN). Every pattern is a finite bf16 number built from its bits, so no rounding ever
   applies; distinct digits are distinct numbers, so decoding is exact from the bits and
   from the values alike (a bf16 -> f32 -> bf16 round trip changes nothing).
-* mrope position (int32) of row ``r``: ``3 * n + r``; the doc's value ``3 * c + r`` is that
-  minus 3, and any int32 decodes (``c = v // 3 - 1``, ``r = v % 3``).
+* mrope position (int32) of row ``r``: ``3 * n + r`` (the doc's value ``3 * c + r`` plus 3),
+  except content -1, whose positions are 0 in every row: zeros carry no row. Decoding:
+  ``c = v // 3 - 1``, ``r = v % 3``; a value of content -1 decodes to null ("row unknown").
 
-All three maps are injective on the ids that fit (:func:`max_abs_id`), and each decodes
-exactly. Blocks written whole (initial content, what other requests leave, garbage) use the
-full-block layout: mrope as (3, bs) row-major. So a never-written block's mrope rows hold
-the positions of content -1 (row r holds r) rather than raw zeros: the one place where the
-reference's "zeros" are not zero bits, so that every position decodes to its row.
+All three maps are injective on the ids that fit (:func:`max_abs_id`): distinct ids give
+distinct fill ids, distinct embedding rows and distinct position columns, and each decodes
+exactly. Content -1 is all-zero bits in every array, so the engine's zero-initialised
+buffers need no translation, and zeros handed off on two ranks are identical whatever
+layout each rank read them with (as in the engine). Blocks written whole (initial content,
+what other requests leave) use the full-block layout: mrope as (3, bs) row-major.
 """
 
 from __future__ import annotations
@@ -80,9 +82,10 @@ def embedding_rows(ids: torch.Tensor, hidden: int) -> torch.Tensor:
 
 
 def mrope_positions(ids: torch.Tensor) -> torch.Tensor:
-    """[k] content ids -> (3, k) int32 positions, row r of token c = 3 * (c + 1) + r."""
+    """[k] content ids -> (3, k) int32 positions: row r of token c is 3 * (c + 1) + r, and 0
+    for content -1 (zeros)."""
     n = ids.to(torch.int64) + 1
-    return torch.stack([3 * n + r for r in range(3)], 0).to(torch.int32)
+    return torch.stack([torch.where(n == 0, 0, 3 * n + r) for r in range(3)], 0).to(torch.int32)
 
 
 # -- decode ------------------------------------------------------------------------------------
@@ -108,9 +111,10 @@ def decode_embedding_rows(emb: torch.Tensor) -> list[int]:
     return out
 
 
-def decode_mrope(mrope: torch.Tensor) -> list[list[int]]:
-    """(3, k) positions -> the doc's values ``3 * c + row`` (each int32 decodes)."""
-    return [[int(v) - 3 for v in row] for row in mrope.to(torch.int64).tolist()]
+def decode_mrope(mrope: torch.Tensor) -> list[list[int | None]]:
+    """(3, k) positions -> the doc's values ``3 * c + row``; None (JSON null) for zeros
+    (content -1), whose row cannot be told."""
+    return [[None if v // 3 == 0 else v - 3 for v in row] for row in mrope.to(torch.int64).tolist()]
 
 
 # -- whole blocks ------------------------------------------------------------------------------

@@ -89,9 +89,10 @@ def handoff(
     return ev
 
 
-def mrope_of(content: list[int]) -> list[list[int]]:
-    """The doc's mrope rows of tokens read with the writer's own layout: 3 * c + row."""
-    return [[3 * c + r for c in content] for r in range(3)]
+def mrope_of(content: list[int]) -> list[list[int | None]]:
+    """The doc's mrope rows of tokens read with the writer's own layout: 3 * c + row (null
+    for zeros, content -1)."""
+    return [[None if c == -1 else 3 * c + r for c in content] for r in range(3)]
 
 
 INTACT10 = handoff(list(range(10)), 10, True)

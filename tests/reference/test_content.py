@@ -15,7 +15,7 @@ from ranksync.reference.kvpoll import KVPoll
 from ranksync.reference.source import SourceData
 from ranksync.reference.trace import parse_scenario
 from ranksync.reference.transport import Transport, init_frames
-from ref_cases import ROOM, scenario, write
+from ref_cases import ROOM, mrope_of, scenario, write
 
 
 def _ids(hidden: int) -> st.SearchStrategy[list[int]]:
@@ -31,7 +31,7 @@ def test_every_encoding_round_trips_exactly(hidden: int, data: st.DataObject) ->
     assert C.decode_fill_ids(C.fill_ids(t)) == ids
     assert C.decode_embedding_rows(C.embedding_rows(t, hidden)) == ids
     rows = C.decode_mrope(C.mrope_positions(t))
-    assert rows == [[3 * c + r for c in ids] for r in range(3)]
+    assert rows == mrope_of(ids)
 
 
 @settings(max_examples=100, deadline=None)
@@ -78,15 +78,17 @@ def test_patterns_outside_the_encoding_are_rejected(bits: int) -> None:
         C.decode_embedding_rows(row)
 
 
-def test_fresh_buffers_are_content_minus_one() -> None:
+def test_fresh_buffers_are_content_minus_one_and_content_minus_one_is_zeros() -> None:
     bufs = MultimodalDataBuffers(2, 4, 3)
     assert C.read_block_ids(bufs, 0) == [-1] * 4  # fill ids 0
     assert C.decode_embedding_rows(bufs.input_embeddings[1].reshape(4, 3)) == [-1] * 4
+    assert C.decode_mrope(bufs.mrope_positions[0].reshape(3, 4)) == [[None] * 4] * 3
+    C.write_block(bufs, 0, [-1] * 4)
+    assert all(int(a.view(torch.uint8).abs().sum()) == 0 for a in bufs.arrays())  # still zeros
     C.write_block(bufs, 1, [-1, -5, 2, -1])
     assert bufs.fill_ids[1].tolist() == [0, -4, 3, 0]  # c + 1: content -1 is zero
-    assert C.decode_mrope(bufs.mrope_positions[1].reshape(3, 4)) == [
-        [3 * c + r for c in (-1, -5, 2, -1)] for r in range(3)
-    ]
+    assert C.decode_mrope(bufs.mrope_positions[1].reshape(3, 4)) == mrope_of([-1, -5, 2, -1])
+    assert C.decode_mrope(bufs.mrope_positions[1].reshape(3, 4))[0] == [None, -15, 6, None]
 
 
 def test_a_reader_with_another_t_gets_scrambled_positions() -> None:

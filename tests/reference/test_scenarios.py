@@ -137,10 +137,9 @@ def test_seed_agrees_in_topology_b_but_dummy_ranks_hand_off_a_mock() -> None:
     assert res.delivered[2] == [[4]] * 4
     for r in (0, 2):
         assert res.events[2][r][-1] == INTACT10
-    # The 6 new tokens of a dummy come from never-written blocks 1 (t = 4) and 2 (t = 2).
-    # Zeros are content -1 laid out (3, bs = 4); block 2 read as (3, 2) is scrambled:
-    # its row 1 is the first block row's tail (row 0 of content -1, i.e. -3).
-    zeros_mrope = [[-3, -3, -3, -3, -3, -3], [-2, -2, -2, -2, -3, -3], [-1, -1, -1, -1, -2, -2]]
+    # The 6 new tokens of a dummy come from never-written blocks 1 and 2: zeros (content
+    # -1), whose mrope values carry no row (null)
+    zeros_mrope = [[None] * 6] * 3
     for r in (1, 3):
         # cache is empty, partial_aux_datas = [10 (synced), 0 (local aux[1])]: 6 < 10 -> mock
         assert res.events[2][r] == [
