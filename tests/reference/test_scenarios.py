@@ -315,3 +315,29 @@ def test_every_variant_runs_the_nominal_case() -> None:
     skip = run_trace(trace("skip_cache", scenario(), sched))
     # no cache: Success reads aux of block 1 (0) -> zero tokens handed off
     assert skip.events[2][0][-1] == handoff([], 0, False)
+
+
+def test_prefix_cached_aux_row_is_a_view_another_request_overwrites() -> None:
+    """prefix caches ``partial_aux_datas`` as the aux row of the first block itself (a view,
+    §5.1 / §14; engine 28ac79bbe). Block 0 is freed at the resume; another request takes it
+    and leaves its own aux row [7, 0] there: prefix now expects 7 tokens. seed caches a new
+    tensor and is unaffected."""
+    sched = [
+        {},
+        FIRST,
+        {"others_alloc": [0, 1], "lang": False},
+        {"messages": [0, 1], "chunks": [0], "deliver": [0, 1]},
+    ]
+    t = trace("prefix", scenario(), sched)
+    t["expected"] = [{}, {}, {"taken": [[{"block": 0, "content": [-9] * 4, "aux": [7, 0]}]] * 2}, {}]
+    res = run_trace(t)
+    assert [x["block"] for x in res.taken[2][0]] == [3, 4, 5, 6, 7, 0]
+    for r in (0, 1):
+        assert res.events[3][r][1] == ev_log(
+            "INFO",
+            f"Resume transfer for rid={RID}: partial_sent=4, total_expected=7, remaining_expected=3, allocated_blocks=2",
+        )
+        assert res.events[3][r][-1] == handoff(list(range(7)), 7, False)
+    t["variant"] = "seed"
+    seed = run_trace(t)
+    assert all(seed.events[3][r][-1] == INTACT10 for r in (0, 1))
