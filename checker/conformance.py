@@ -258,7 +258,7 @@ def traces(out_dir: str, config_path: str | None, tp_sizes: str, variants: str,
     seeded random runs) for each variant, topology and T."""
     from ranksync.spec.variants import VARIANTS
 
-    from .cli import fail_input, load_config
+    from .cliutil import fail_input, load_config
 
     pc = load_config(config_path)
     try:
@@ -292,7 +292,7 @@ def traces(out_dir: str, config_path: str | None, tp_sizes: str, variants: str,
 def replay(paths: tuple[str, ...], backend: str, timeout: float, as_json: bool,
            junit: str | None, variant: str | None) -> None:
     """Run traces (files or directories) on the reference; report the first divergence of each."""
-    from .cli import fail_input
+    from .cliutil import fail_input
 
     files = expand(paths)
     if not files:

@@ -104,7 +104,7 @@ def kill_matrix(pc: ProveConfig, mutants: list[str], base: str = "seed",
 def mutants(config_path: str | None, tp_sizes: str, topologies: str, only: str | None,
             as_json: bool) -> None:
     """Kill matrix: which property and which conformance check kills each mutant."""
-    from .cli import fail_input, load_config
+    from .cliutil import fail_input, load_config
 
     pc = load_config(config_path)
     try:

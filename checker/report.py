@@ -921,7 +921,7 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
            engine_src: str | None, mutant_tp_sizes: list[int] | None, skip: tuple[str, ...],
            junit: str | None, strict: bool) -> None:
     """Write the design-review evidence as OUT/index.html (self-contained) and OUT/report.md."""
-    from .cli import console, load_config
+    from .cliutil import console, load_config
 
     t_start = time.perf_counter()
     settings = pyproject_settings()
@@ -1025,7 +1025,7 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
 
 
 def _csv(ctx: Any, param: Any, value: str | None) -> list[int] | None:
-    from .cli import csv_ints
+    from .cliutil import csv_ints
 
     return csv_ints(ctx, param, value)
 
@@ -1068,7 +1068,7 @@ def kill_table(data: Any) -> Any:
 
 
 def _default_config() -> Path:
-    from .cli import default_config_path
+    from .cliutil import default_config_path
 
     return default_config_path()
 

@@ -88,7 +88,7 @@ def _job(args: tuple[ModelConfig, str, RequestObs, str, list[str], int, bool, bo
 
 def _base_model(config_path: str | None) -> dict[str, Any]:
     """stale / faults / pool_pressure / progress_bound / pool from the prover configuration."""
-    from ranksync.checker.cli import default_config_path
+    from ranksync.checker.cliutil import default_config_path
     from ranksync.checker.config import ConfigError, load
 
     try:

@@ -1,0 +1,56 @@
+"""Helpers shared by the subcommands: the console, bad-input exits, config loading, option
+parsing. Subcommand modules import these from here, never from `checker/cli.py` (the entry
+point imports them all: importing it back would be a cycle)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+from .config import ConfigError, ProveConfig, load
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
+
+
+def console() -> Console:
+    # no colour and no progress animation when the output is not a terminal
+    return Console(no_color=not sys.stdout.isatty(), highlight=False, soft_wrap=True)
+
+
+def fail_input(msg: str) -> NoReturn:
+    click.echo(f"ranksync: error: {msg}", err=True)
+    sys.exit(2)
+
+
+def load_config(path: str | None) -> ProveConfig:
+    p = Path(path) if path else default_config_path()
+    try:
+        return load(p)
+    except ConfigError as e:
+        fail_input(str(e))
+
+
+def default_config_path() -> Path:
+    """./pyproject.toml if it has a [tool.ranksync] table, else configs/default.toml."""
+    cwd = Path.cwd() / "pyproject.toml"
+    if cwd.is_file():
+        import tomllib
+        try:
+            if "ranksync" in tomllib.loads(cwd.read_text()).get("tool", {}):
+                return cwd
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            pass
+    return DEFAULT_CONFIG
+
+
+def csv_ints(_ctx: Any, _param: Any, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        return [int(x) for x in value.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
