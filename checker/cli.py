@@ -18,13 +18,14 @@ from .cliutil import console, csv_ints, fail_input, load_config
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ranksync", prog_name="ranksync")
 def main() -> None:
     """Machine-checked evidence for the multi-TP resume-transfer protocol."""
 
 
 @main.command()
 @click.option("--config", "config_path", type=click.Path(), help="TOML config (default: "
-              "[tool.ranksync] of ./pyproject.toml, else configs/default.toml)")
+              "[tool.ranksync] of ./pyproject.toml, else ranksync:default.toml, the packaged one)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable results")
 @click.option("--jobs", type=int, help="worker processes (default from the config)")
 @click.option("--tp-sizes", callback=csv_ints, help="override: e.g. 1,2,4")

@@ -11,9 +11,9 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 
-from .config import ConfigError, ProveConfig, load
+from .config import ConfigError, ProveConfig, load, packaged_config
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
+DEFAULT_CONFIG = packaged_config("default.toml")
 
 
 def console() -> Console:
@@ -27,15 +27,14 @@ def fail_input(msg: str) -> NoReturn:
 
 
 def load_config(path: str | None) -> ProveConfig:
-    p = Path(path) if path else default_config_path()
     try:
-        return load(p)
+        return load(path or default_config_path())
     except ConfigError as e:
         fail_input(str(e))
 
 
 def default_config_path() -> Path:
-    """./pyproject.toml if it has a [tool.ranksync] table, else configs/default.toml."""
+    """./pyproject.toml if it has a [tool.ranksync] table, else the packaged default.toml."""
     cwd = Path.cwd() / "pyproject.toml"
     if cwd.is_file():
         import tomllib
@@ -54,3 +53,21 @@ def csv_ints(_ctx: Any, _param: Any, value: str | None) -> list[int] | None:
         return [int(x) for x in value.split(",") if x.strip()]
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+
+
+TORCH_HINT = "pip install 'ranksync[torch]'"
+
+
+def has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def require_torch(command: str) -> None:
+    """One line and exit 2 when a command that runs the reference or the engine lacks torch."""
+    if not has_torch():
+        fail_input(f"`ranksync {command}` runs the torch reference/engine harness, and torch is "
+                   f"not installed: {TORCH_HINT}")

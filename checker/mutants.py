@@ -104,8 +104,9 @@ def kill_matrix(pc: ProveConfig, mutants: list[str], base: str = "seed",
 def mutants(config_path: str | None, tp_sizes: str, topologies: str, only: str | None,
             as_json: bool) -> None:
     """Kill matrix: which property and which conformance check kills each mutant."""
-    from .cliutil import fail_input, load_config
+    from .cliutil import fail_input, load_config, require_torch
 
+    require_torch("mutants")
     pc = load_config(config_path)
     try:
         pc.tp_sizes = [int(x) for x in tp_sizes.split(",")]

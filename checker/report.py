@@ -50,7 +50,6 @@ from .ledger import EVERY_T_DEPTH as ALL_T
 from .ledger import VIOLATED as L_VIOLATED
 
 VIOLATED, PROVED, UNKNOWN = "VIOLATED", "PROVED", "UNKNOWN"
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 CLAIM = ("With the seed fix (engine commit d94e4a0ab), all language TP ranks use the same "
          "actual_total_length and sent_tokens on a Transferring poll and therefore all make the "
@@ -683,6 +682,8 @@ def versions() -> dict[str, str]:
            "rich": ver("rich"), "platform": platform.platform()}
     try:
         root = Path(__file__).resolve().parent.parent
+        if not (root / ".git").exists():  # an installed package: its version says it all
+            return out
         rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True, timeout=5)
         if rev.returncode == 0:
@@ -790,18 +791,22 @@ def build(rows: list[dict[str, Any]], cexs: list[dict[str, Any]], sections: dict
 
 
 def render(doc: dict[str, Any]) -> tuple[str, str]:
+    from importlib import resources
+
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    # templates ship as package data of ranksync.checker (pyproject [tool.setuptools])
+    loader = jinja2.PackageLoader("ranksync.checker", "templates")
+    css = resources.files("ranksync.checker").joinpath("templates", "report.css")
+    env = jinja2.Environment(loader=loader,
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     env.filters["tableof"] = table_of
     env.filters["counts"] = _status_counts
     env.filters["md"] = _md_escape
-    html = env.get_template("report.html.j2").render(**doc, css=(TEMPLATES / "report.css")
-                                                     .read_text(encoding="utf-8"))
-    md_env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    html = env.get_template("report.html.j2").render(**doc, css=css.read_text(encoding="utf-8"))
+    md_env = jinja2.Environment(loader=loader,
                                 autoescape=False, trim_blocks=True, lstrip_blocks=True,
                                 undefined=jinja2.StrictUndefined)
     md_env.filters.update(env.filters)
@@ -921,7 +926,7 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
            engine_src: str | None, mutant_tp_sizes: list[int] | None, skip: tuple[str, ...],
            junit: str | None, strict: bool) -> None:
     """Write the design-review evidence as OUT/index.html (self-contained) and OUT/report.md."""
-    from .cliutil import console, load_config
+    from .cliutil import TORCH_HINT, console, has_torch, load_config
 
     t_start = time.perf_counter()
     settings = pyproject_settings()
@@ -956,6 +961,7 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
         if c.get("trace"):
             (tdir / f"{c['id']}.json").write_text(json.dumps(c["trace"], indent=1) + "\n")
     sections: dict[str, Any] = {}
+    no_torch = "" if has_torch() else f"needs the torch reference: {TORCH_HINT}"
     # mutants: given JSON, else derived from prove rows, else the mutants module
     derived = None if mutants_json else kill_from_rows(rows)
     if "mutants" in skip and not mutants_json:
@@ -963,6 +969,8 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
     elif derived is not None:
         sections["mutants"] = {"title": "mutation kill matrix", "status": "ok", "data": derived,
                                "note": "", "source": "prove rows", "seconds": 0.0}
+    elif no_torch and not mutants_json:
+        sections["mutants"] = _not_run("mutation kill matrix", no_torch)
     else:
         mpc = copy.copy(pc)
         mpc.tp_sizes = mutant_tp_sizes or [2]
@@ -979,6 +987,8 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
     elif not replay_json and not has_traces:
         sections["replay"] = _not_run("conformance replay (reference)",
                                       "no counterexample traces to replay")
+    elif no_torch and not replay_json:
+        sections["replay"] = _not_run("conformance replay (reference)", no_torch)
     else:
         with _spinner("conformance replay"):
             sections["replay"] = optional_section(
@@ -991,6 +1001,8 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
         sections["engine_diff"] = _not_run("engine-diff", "not configured (--engine-src, "
                                            "$RANKSYNC_ENGINE_SRC or [tool.ranksync.report] "
                                            "engine_src)")
+    elif no_torch:
+        sections["engine_diff"] = _not_run("engine-diff", no_torch)
     else:
         with _spinner("engine-diff"):
             sections["engine_diff"] = _engine_diff(str(src), sorted(str(p) for p in
