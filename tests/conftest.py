@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytester"]  # tests/plugin runs pytest inside pytest
+
 HERE = Path(__file__).parent
 SHARED_PROVE = (HERE / "report", HERE / "test_obligations.py")
 
