@@ -59,3 +59,19 @@ def test_torch_commands_run_with_torch(tmp_path):
     pytest.importorskip("torch")
     r = CliRunner().invoke(main, ["replay", str(tmp_path)])
     assert r.exit_code == 2 and "no trace files found" in r.stderr
+
+
+def test_every_package_is_in_the_wheel():
+    """Each source directory with an __init__.py is listed in [tool.setuptools] packages (a
+    new subpackage missing there would be absent from the wheel)."""
+    import tomllib
+
+    st = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(st["packages"])
+    roots = {d: pkg for pkg, d in st["package-dir"].items()}
+    found = set()
+    for d, pkg in roots.items():
+        for init in (ROOT / d).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / d).parts
+            found.add(".".join([pkg, *rel]))
+    assert found - listed == set()
