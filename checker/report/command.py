@@ -1,0 +1,233 @@
+"""`ranksync report`: the design-review evidence as one self-contained HTML page and a Markdown
+version for pull requests.
+
+Sections: the claim under review and, per design, one sentence that answers it; the designs
+compared (one row per variant and topology, one column per property, each cell the strength
+the ledger of checker/ledger.py gives it); the property x variant x topology matrix; every
+counterexample (smallest violating T, via `explain`) as a rank swimlane with its block
+placement, log lines and a reproduce command; witnesses; the mutation kill matrix;
+conformance replay and engine-diff summaries; versions, configuration, wall times and prove
+time against T.
+
+Optional sections (mutants, replay, engine-diff) are run through their modules when those
+exist, or read from JSON given on the command line; a missing module shows "not run".
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from ranksync.spec.variants import MUTANTS
+
+from ..config import ProveConfig
+from .counterexamples import _progress, counterexample_targets, run_counterexamples
+from .render import build, junit_report, render, summary_table, versions
+from .sections import (
+    _engine_diff,
+    _load_json,
+    _not_run,
+    _read,
+    kill_from_rows,
+    kill_table,
+    optional_section,
+)
+
+
+def load_rows(paths: list[str]) -> tuple[list[dict[str, Any]], float, str | None]:
+    """Rows of one or more `prove --json` (or `witnesses --json`) outputs; later files win."""
+    by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
+    wall, cfg = 0.0, None
+    for p in paths:
+        d = _load_json(p)
+        rows = d.get("rows") if isinstance(d, dict) else d
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise click.UsageError(f"{p}: not the JSON of `ranksync prove --json`")
+        need = {"variant", "topology", "tp_size", "kind", "name", "verdict"}
+        for r in rows:
+            if not need <= r.keys():
+                raise click.UsageError(f"{p}: a row lacks {sorted(need - r.keys())}")
+            r.setdefault("ok", r.get("verdict") == r.get("expected"))
+            by_key[(r["variant"], r["topology"], r["tp_size"], r["kind"], r["name"])] = r
+        if isinstance(d, dict):
+            wall += float(d.get("wall_seconds") or 0.0)
+            cfg = d.get("config") or cfg
+    return list(by_key.values()), wall, cfg
+def run_prove(pc: ProveConfig, jobs: int | None) -> tuple[list[dict[str, Any]], float]:
+    from ..prove import run_all
+
+    t0 = time.perf_counter()
+    with _progress() as prog:
+        n = len(pc.variants) * len(pc.topologies) * len(pc.tp_sizes) + \
+            len(pc.fixpoint_groups())
+        task = prog.add_task("prove", total=n)
+        rows = run_all(pc, jobs, lambda g, r: prog.advance(task))
+    return [r.to_json() for r in rows], time.perf_counter() - t0
+def pyproject_settings() -> dict[str, Any]:
+    """[tool.ranksync.report] of ./pyproject.toml: defaults for out, tp_sizes, engine_src."""
+    p = Path.cwd() / "pyproject.toml"
+    if not p.is_file():
+        return {}
+    import tomllib
+
+    try:
+        tool = tomllib.loads(p.read_text(encoding="utf-8")).get("tool", {}).get("ranksync", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
+    rep = tool.get("report", {}) if isinstance(tool, dict) else {}
+    return rep if isinstance(rep, dict) else {}
+@click.command("report")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="output directory (default: report, or [tool.ranksync.report] out)")
+@click.option("--config", "config_path", type=click.Path(), help="TOML config (as for prove)")
+@click.option("--from-json", "from_json", multiple=True, type=click.Path(exists=True,
+              dir_okay=False), help="reuse `ranksync prove --json` output (repeatable)")
+@click.option("--tp-sizes", callback=lambda c, p, v: _csv(c, p, v),
+              help="when proving here: limit T, e.g. 1,2")
+@click.option("--jobs", type=int, help="worker processes (default from the config)")
+@click.option("--no-counterexamples", is_flag=True, help="skip explain (faster)")
+@click.option("--mutants-json", type=click.Path(exists=True, dir_okay=False),
+              help="reuse a kill matrix (JSON) instead of running mutants")
+@click.option("--replay-json", type=click.Path(exists=True, dir_okay=False),
+              help="reuse a conformance replay summary (JSON)")
+@click.option("--engine-diff-json", type=click.Path(exists=True, dir_okay=False),
+              help="reuse `ranksync engine-diff --json` output")
+@click.option("--engine-src", type=click.Path(), help="run engine-diff on the counterexample "
+              "traces against this checkout (or $RANKSYNC_ENGINE_SRC)")
+@click.option("--mutant-tp-sizes", callback=lambda c, p, v: _csv(c, p, v),
+              help="T for the mutation kill matrix (default 2)")
+@click.option("--skip", multiple=True, type=click.Choice(["mutants", "replay", "engine-diff"]),
+              help="do not run this section (repeatable)")
+@click.option("--junit", type=click.Path(dir_okay=False), help="also write JUnit XML here")
+@click.option("--strict", is_flag=True, help="exit 1 if an obligation is not as declared")
+def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, ...],
+           tp_sizes: list[int] | None, jobs: int | None, no_counterexamples: bool,
+           mutants_json: str | None, replay_json: str | None, engine_diff_json: str | None,
+           engine_src: str | None, mutant_tp_sizes: list[int] | None, skip: tuple[str, ...],
+           junit: str | None, strict: bool) -> None:
+    """Write the design-review evidence as OUT/index.html (self-contained) and OUT/report.md."""
+    from ..cliutil import TORCH_HINT, console, has_torch, load_config
+
+    t_start = time.perf_counter()
+    settings = pyproject_settings()
+    out = Path(out_dir or settings.get("out") or "report")
+    con = console()
+    rows: list[dict[str, Any]]
+    if from_json:
+        rows, prove_wall, json_cfg = load_rows(list(from_json))
+        if not config_path and json_cfg and Path(json_cfg).is_file():
+            config_path = json_cfg
+        pc = load_config(config_path)
+        source = "reused: " + ", ".join(from_json)
+    else:
+        pc = load_config(config_path)
+        tps = tp_sizes or settings.get("tp_sizes")
+        if tps:
+            pc.tp_sizes = [int(t) for t in tps]
+        rows, prove_wall = run_prove(pc, jobs)
+        source = f"run here (T ∈ {pc.tp_sizes})"
+    if not rows:
+        raise click.UsageError("no obligations to report")
+    jobs_n = jobs or pc.jobs
+    t0 = time.perf_counter()
+    targets = [] if no_counterexamples else counterexample_targets(rows)
+    cfg_arg = config_path if config_path else None
+    cexs = run_counterexamples(pc, targets, jobs_n, cfg_arg)
+    cex_wall = time.perf_counter() - t0
+    out.mkdir(parents=True, exist_ok=True)
+    tdir = out / "traces"
+    tdir.mkdir(exist_ok=True)
+    for c in cexs:
+        if c.get("trace"):
+            (tdir / f"{c['id']}.json").write_text(json.dumps(c["trace"], indent=1) + "\n")
+    sections: dict[str, Any] = {}
+    no_torch = "" if has_torch() else f"needs the torch reference: {TORCH_HINT}"
+    # mutants: given JSON, else derived from prove rows, else the mutants module
+    derived = None if mutants_json else kill_from_rows(rows)
+    if "mutants" in skip and not mutants_json:
+        sections["mutants"] = _not_run("mutation kill matrix", "skipped (--skip mutants)")
+    elif derived is not None:
+        sections["mutants"] = {"title": "mutation kill matrix", "status": "ok", "data": derived,
+                               "note": "", "source": "prove rows", "seconds": 0.0}
+    elif no_torch and not mutants_json:
+        sections["mutants"] = _not_run("mutation kill matrix", no_torch)
+    else:
+        mpc = copy.copy(pc)
+        mpc.tp_sizes = mutant_tp_sizes or [2]
+        with _spinner(f"mutants (T ∈ {mpc.tp_sizes})"):
+            sections["mutants"] = optional_section(
+                "mutation kill matrix", mutants_json, "ranksync.checker.mutants", "kill_matrix",
+                pc=mpc, config=mpc, cfg=mpc, jobs=jobs_n, tp_sizes=mpc.tp_sizes,
+                mutants=list(MUTANTS))
+    if sections["mutants"]["status"] == "ok":
+        sections["mutants"]["data"] = kill_table(sections["mutants"]["data"])
+    has_traces = any(tdir.glob("*.json"))
+    if "replay" in skip and not replay_json:
+        sections["replay"] = _not_run("conformance replay (reference)", "skipped (--skip replay)")
+    elif not replay_json and not has_traces:
+        sections["replay"] = _not_run("conformance replay (reference)",
+                                      "no counterexample traces to replay")
+    elif no_torch and not replay_json:
+        sections["replay"] = _not_run("conformance replay (reference)", no_torch)
+    else:
+        with _spinner("conformance replay"):
+            sections["replay"] = optional_section(
+                "conformance replay (reference)", replay_json, "ranksync.checker.conformance",
+                "replay_summary", paths=[str(tdir)], trace_dir=str(tdir), backend="inprocess")
+    src = engine_src or os.environ.get("RANKSYNC_ENGINE_SRC") or settings.get("engine_src")
+    if engine_diff_json:
+        sections["engine_diff"] = optional_section("engine-diff", engine_diff_json, "", "")
+    elif "engine-diff" in skip or not src:
+        sections["engine_diff"] = _not_run("engine-diff", "not configured (--engine-src, "
+                                           "$RANKSYNC_ENGINE_SRC or [tool.ranksync.report] "
+                                           "engine_src)")
+    elif no_torch:
+        sections["engine_diff"] = _not_run("engine-diff", no_torch)
+    else:
+        with _spinner("engine-diff"):
+            sections["engine_diff"] = _engine_diff(str(src), sorted(str(p) for p in
+                                                                   tdir.glob("*.json")))
+    meta: dict[str, Any] = {"versions": versions(), "config_path": pc.path,
+            "config_text": _read(pc.path), "tp_sizes": sorted({r["tp_size"] for r in rows}),
+            "variants": sorted({r["variant"] for r in rows}),
+            "topologies": sorted({r["topology"] for r in rows}), "source": source,
+            "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": " ".join(["ranksync", *sys.argv[1:]]) if sys.argv else "",
+            "reused": (["prove"] if from_json else [])
+            + [k for k, sec in sections.items() if sec.get("source", "").endswith(".json")],
+            "wall": {"prove": prove_wall, "counterexamples": cex_wall,
+                     **{k: s.get("seconds", 0.0) for k, s in sections.items()}}}
+    doc = build(rows, cexs, sections, meta)
+    meta["wall"]["report"] = time.perf_counter() - t_start
+    html, md_text = render(doc)
+    (out / "index.html").write_text(html, encoding="utf-8")
+    (out / "report.md").write_text(md_text, encoding="utf-8")
+    dump = {k: v for k, v in doc.items() if k not in ("time_svg",)}
+    dump["counterexamples"] = [{k: v for k, v in c.items() if not k.endswith("_svg")}
+                               for c in cexs]
+    dump["rows"] = rows
+    (out / "report.json").write_text(json.dumps(dump, indent=1, default=str) + "\n")
+    if junit:
+        Path(junit).parent.mkdir(parents=True, exist_ok=True)
+        Path(junit).write_text(junit_report(doc, rows), encoding="utf-8")
+    summary_table(con, doc, out)
+    bad = doc["obligations"]["mismatched"] or doc["obligations"]["unknown"]
+    sys.exit(1 if strict and bad else 0)
+def _csv(ctx: Any, param: Any, value: str | None) -> list[int] | None:
+    from ..cliutil import csv_ints
+
+    return csv_ints(ctx, param, value)
+@contextmanager
+def _spinner(what: str) -> Iterator[None]:
+    with _progress() as prog:
+        prog.add_task(what, total=None)
+        yield
