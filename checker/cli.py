@@ -55,6 +55,11 @@ def prove(config_path: str | None, fmt: str | None, as_json: bool, output: str |
             fail_input("topologies must be a and/or b")
         pc.topologies = topologies.split(",")
     rows, wall = run_with_progress(pc, jobs)
+    from . import cache
+
+    # `ranksync report` reuses these rows while the sources and the config stay the same
+    cache.put("prove", cache.prove_inputs(pc), {"rows": [r.to_json() for r in rows],
+                                                "wall_seconds": wall})
     _finish("prove", rows, pc, wall, config_path, form, output, junit, artifacts)
 
 

@@ -19,6 +19,8 @@ CLAIM = ("With the seed fix (engine commit d94e4a0ab), all language TP ranks use
          "same resume decision, dummy ranks included.")
 CLAIM_PROPS = ("seed_claim", "agreement")
 CLAIM_VARIANT = "seed"
+
+
 def _tset(ts: list[int]) -> str:
     ts = sorted(set(ts))
     if not ts:
@@ -28,11 +30,15 @@ def _tset(ts: list[int]) -> str:
     if len(ts) == 1:
         return f"T = {ts[0]}"
     return "T ∈ {" + ",".join(map(str, ts)) + "}"
+
+
 def _all_t(r: dict[str, Any]) -> bool:
     """Room for unbounded results (a later issue): a PROVED row whose bound says all T."""
     b = r.get("bound") or {}
     return r["verdict"] == PROVED and (bool(b.get("all_tp")) or b.get("tp_size") == "all"
                                        or r.get("method") in ("induction", "unbounded"))
+
+
 def strength(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """One cell of the matrix: the verdicts of one (property, variant, topology) over T."""
     rows = sorted(rows, key=lambda r: r["tp_size"])
@@ -76,6 +82,8 @@ LEDGER_MARK = {L_VIOLATED: "✗ violated", ALL_T: "✓ every T, every depth", AL
                BOUNDED: "✓ bounded", OPEN: "? open"}
 LEDGER_CSS = {L_VIOLATED: "violated", ALL_T: "proved alldepths", ALL_DEPTHS: "proved alldepths",
               BOUNDED: "proved bounded", OPEN: "unknown"}
+
+
 def row_objects(rows: list[dict[str, Any]]) -> list[Any]:
     """JSON rows as `prove.Row`s; fields a hand-made or older JSON lacks get neutral values."""
     from ..prove import Row
@@ -89,12 +97,20 @@ def row_objects(rows: list[dict[str, Any]]) -> list[Any]:
         d["seconds"] = float(d.get("seconds") or 0.0)
         out.append(Row(**d))
     return out
+
+
 def ledger_of(rows: list[dict[str, Any]]) -> list[Entry]:
     return ledger(row_objects(rows))
+
+
 def _variant_key(v: str) -> tuple[int, str]:
     return (list(VARIANTS).index(v) if v in VARIANTS else len(VARIANTS), v)
+
+
 def _prop_order(names: set[str]) -> list[str]:
     return [p for p in PROPERTIES if p in names] + sorted(names - set(PROPERTIES))
+
+
 def ledger_cells(entries: list[Entry]) -> tuple[dict[tuple[str, str, str], dict[str, Any]],
                                                 list[str]]:
     """(variant, topology, property) -> {strength, mark, css, detail, note}; `note` numbers the
@@ -110,6 +126,8 @@ def ledger_cells(entries: list[Entry]) -> tuple[dict[tuple[str, str, str], dict[
             "strength": e.strength, "mark": LEDGER_MARK.get(e.strength, e.strength),
             "css": LEDGER_CSS.get(e.strength, "none"), "detail": e.detail, "note": n}
     return cells, list(notes)
+
+
 def designs(rows: list[dict[str, Any]], entries: list[Entry]) -> dict[str, Any]:
     """Designs compared: one row per (variant, topology), one column per property, each cell
     the ledger's strength; plus the all-depth searches that back the "all depths" cells."""
@@ -147,6 +165,8 @@ def designs(rows: list[dict[str, Any]], entries: list[Entry]) -> dict[str, Any]:
             "counts": {s: counts.get(s, 0) for s in (L_VIOLATED, ALL_T, ALL_DEPTHS, BOUNDED,
                                                       OPEN)},
             "marks": LEDGER_MARK, "fixpoint_runs": fixpoint_runs}
+
+
 def claim_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
     props = [r for r in rows if r["kind"] == "property" and r["variant"] == CLAIM_VARIANT]
     parts = []
@@ -175,7 +195,16 @@ def claim_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
         s = strength([r for r in props if r["name"] == name])
         if s["state"] == "violated":
             beyond.append({"property": name, "text": s["text"]})
-    return {"claim": CLAIM, "verdict": verdict, "css": css, "parts": parts, "beyond": beyond}
+    checked = {r["name"] for r in props}
+    violated = sum(strength([r for r in props if r["name"] == n])["state"] == "violated"
+                   for n in checked)
+    # the box is coloured by the design, not by the claim alone: a claim that holds in a
+    # design that violates other properties is not green
+    return {"claim": CLAIM, "verdict": verdict, "claim_css": css,
+            "css": "violated" if violated else css, "parts": parts, "beyond": beyond,
+            "design_violates": violated, "design_properties": len(checked)}
+
+
 def matrix(rows: list[dict[str, Any]], entries: list[Entry] | None = None) -> dict[str, Any]:
     """Property x (variant, topology): the BMC verdicts over T, and the ledger's strength of
     each cell (bounded, all depths on the small domain, violated, open)."""
@@ -201,10 +230,24 @@ def matrix(rows: list[dict[str, Any]], entries: list[Entry] | None = None) -> di
         doc = PROPERTIES[p].doc if p in PROPERTIES else ""
         kind = PROPERTIES[p].kind if p in PROPERTIES else ""
         body.append({"property": p, "doc": doc, "kind": kind, "cells": cells})
-    return {"cols": [{"variant": v, "topology": t} for v, t in cols], "rows": body}
+    return {"cols": [{"variant": v, "topology": t} for v, t in cols], "rows": body,
+            "groups": _groups(cols)}
+
+
+def _groups(cols: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The columns of each variant (one table per variant keeps every table narrow)."""
+    out: list[dict[str, Any]] = []
+    for i, (v, _t) in enumerate(cols):
+        if not out or out[-1]["variant"] != v:
+            out.append({"variant": v, "cols": []})
+        out[-1]["cols"].append(i)
+    return out
+
+
 def witness_matrix(rows: list[dict[str, Any]]) -> dict[str, Any]:
     wit = [r for r in rows if r["kind"] == "witness"]
-    cols = sorted({(r["variant"], r["topology"]) for r in wit})
+    cols = sorted({(r["variant"], r["topology"]) for r in wit},
+                  key=lambda c: (_variant_key(c[0]), c[1]))
     names = list(dict.fromkeys(r["name"] for r in wit))
     body = []
     for n in names:
@@ -227,7 +270,9 @@ def witness_matrix(rows: list[dict[str, Any]]) -> dict[str, Any]:
         body.append({"name": n, "cells": cells})
     bad_n = sum(not r.get("ok", True) for r in wit)
     return {"cols": [{"variant": v, "topology": t} for v, t in cols], "rows": body,
-            "total": len(wit), "as_declared": len(wit) - bad_n}
+            "groups": _groups(cols), "total": len(wit), "as_declared": len(wit) - bad_n}
+
+
 def time_series(rows: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
     """Seconds of the bounded proof per (variant, topology, T); the all-depth search is
     timed in the designs section."""

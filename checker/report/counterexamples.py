@@ -27,8 +27,12 @@ TR_SHORT = {1: "nothing (waiting)", 2: "Failed → failure handler",
             7: "L > S, no memory → failure", 8: "L ≤ S → 'Unexpected'"}
 PRE_SHORT = {1: "prealloc: waiting", 2: "handshake failed", 3: "prealloc: no space",
              4: "prealloc: alloc + init"}
+
+
 def _status(x: Any) -> str:
     return STATUS_NAMES.get(int(x), "not polled")
+
+
 @contextmanager
 def _recording_reads() -> Iterator[list[dict[str, Any]]]:
     """Record every get_buf of a concrete replay: what each rank read locally, and the rank's
@@ -54,10 +58,14 @@ def _recording_reads() -> Iterator[list[dict[str, Any]]]:
         yield log
     finally:
         buffers.get_buf = orig  # type: ignore[assignment]
+
+
 def _sig(ob: Any) -> tuple[Any, ...]:
     first = bool(ob.vals.get("first")) if ob.decision else None
     return (bool(ob.poll_pre), bool(ob.poll_tr), int(ob.n_max), int(ob.pre_branch),
             int(ob.tr_branch), first)
+
+
 def _rank_cell(ob: Any, rd: dict[str, Any] | None, iterated: bool, cached_variant: bool
                ) -> dict[str, Any]:
     v = ob.vals
@@ -94,9 +102,29 @@ def _rank_cell(ob: Any, rd: dict[str, Any] | None, iterated: bool, cached_varian
         why.append("frees a block it does not own")
     return {"read": read, "collective": " · ".join(coll), "branch": branch,
             "why": ", ".join(why), "bad": bool(why)}
+
+
 def counterexample(pc: ProveConfig, variant: str, prop: str, topology: str, tp_size: int,
                    config_arg: str | None = None) -> dict[str, Any]:
-    """Explain one violated obligation and turn it into swimlane/placement data (JSON-able)."""
+    """Explain one violated obligation and turn it into swimlane/placement data (JSON-able);
+    cached by sources and model bounds (checker/cache.py): explaining is the costly part."""
+    from dataclasses import asdict
+
+    from .. import cache
+
+    inputs = {"cfg": asdict(pc.model_config(tp_size, topology)), "variant": variant,
+              "property": prop, "timeout": pc.timeout_seconds, "config_arg": config_arg}
+    hit = cache.get("counterexample", inputs)
+    if hit is not None:
+        return dict(hit, cached=True)
+    out = _counterexample(pc, variant, prop, topology, tp_size, config_arg)
+    if out.get("verdict") == VIOLATED:  # errors and timeouts are not worth keeping
+        cache.put("counterexample", inputs, out)
+    return out
+
+
+def _counterexample(pc: ProveConfig, variant: str, prop: str, topology: str, tp_size: int,
+                    config_arg: str | None = None) -> dict[str, Any]:
     from ranksync.spec.variants import get_variant
 
     from ..explain import explain
@@ -167,6 +195,8 @@ def counterexample(pc: ProveConfig, variant: str, prop: str, topology: str, tp_s
     out["trace"] = tr
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
 def _env_lines(s: dict[str, Any], st: dict[str, Any]) -> list[str]:
     """The environment's part of an iteration, compact enough for a swimlane header."""
     out = []
@@ -203,6 +233,8 @@ def _env_lines(s: dict[str, Any], st: dict[str, Any]) -> list[str]:
     if s.get("messages") and not out:
         out.append("messages drained")
     return out or ["—"]
+
+
 def _placement(k: int, rds: list[dict[str, Any]], obs: list[Any]) -> dict[str, Any]:
     ranks = []
     for r, rd in enumerate(rds):
@@ -226,20 +258,29 @@ def _placement(k: int, rds: list[dict[str, Any]], obs: list[Any]) -> dict[str, A
         ranks.append({"blocks": blocks, "indices": rd["indices"],
                       "read": f"get_buf read aux[0]={rd['n']}, gathered {rd['k']} token(s)"})
     return {"step": k, "ranks": ranks}
-def counterexample_targets(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, int]]:
-    """(variant, property, topology, smallest violating T) for every violated cell."""
+
+
+def counterexample_targets(rows: list[dict[str, Any]], props: tuple[str, ...] | None = None
+                           ) -> list[tuple[str, str, str, int]]:
+    """(variant, property, topology, smallest violating T) for every violated cell (of
+    `props` only, when given)."""
     best: dict[tuple[str, str, str], int] = {}
     for r in rows:
-        if r["kind"] == "property" and r["verdict"] == VIOLATED:
+        if r["kind"] == "property" and r["verdict"] == VIOLATED and (
+                props is None or r["name"] in props):
             key = (r["variant"], r["name"], r["topology"])
             best[key] = min(best.get(key, r["tp_size"]), r["tp_size"])
     order = list(PROPERTIES)
     return sorted(((v, p, t, n) for (v, p, t), n in best.items()),
                   key=lambda x: (list(VARIANTS).index(x[0]) if x[0] in VARIANTS else 99,
                                  order.index(x[1]) if x[1] in order else 99, x[2]))
+
+
 def _progress() -> Progress:
     return Progress(console=Console(stderr=True), transient=True,
                     disable=not sys.stderr.isatty())
+
+
 def run_counterexamples(pc: ProveConfig, targets: list[tuple[str, str, str, int]],
                         jobs: int, config_arg: str | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
@@ -260,6 +301,8 @@ def run_counterexamples(pc: ProveConfig, targets: list[tuple[str, str, str, int]
                     prog.advance(task)
     key = {(v, p, t): i for i, (v, p, t, _n) in enumerate(targets)}
     return sorted(out, key=lambda c: key[(c["variant"], c["property"], c["topology"])])
+
+
 def _default_config() -> Path:
     from ..cliutil import default_config_path
 

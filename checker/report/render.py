@@ -30,6 +30,7 @@ from .cells import (
     witness_matrix,
 )
 from .sections import _status_counts, table_of
+from .verdicts import design_sentences
 
 
 def versions() -> dict[str, str]:
@@ -57,6 +58,8 @@ def versions() -> dict[str, str]:
     except (OSError, subprocess.SubprocessError):
         pass
     return out
+
+
 def build(rows: list[dict[str, Any]], cexs: list[dict[str, Any]], sections: dict[str, Any],
           meta: dict[str, Any]) -> dict[str, Any]:
     props = [r for r in rows if r["kind"] == "property"]
@@ -73,7 +76,8 @@ def build(rows: list[dict[str, Any]], cexs: list[dict[str, Any]], sections: dict
                   and r["verdict"] != r["expected"]]
     return {
         "title": "ranksync design-review evidence",
-        "claim": claim_verdict(rows), "matrix": matrix(rows, entries),
+        "claim": claim_verdict(rows), "design_sentences": design_sentences(rows, entries),
+        "matrix": matrix(rows, entries),
         "designs": designs(rows, entries), "ledger": [e.to_json() for e in entries],
         "witnesses": witness_matrix(rows),
         "counterexamples": cexs, "sections": sections, "meta": meta, "bound": bound,
@@ -89,6 +93,8 @@ def build(rows: list[dict[str, Any]], cexs: list[dict[str, Any]], sections: dict
                                                  else f" ({r.get('reason') or 'no verdict'})")
                             for r in rows if r in mismatched or r["verdict"] == UNKNOWN]},
     }
+
+
 def render(doc: dict[str, Any]) -> tuple[str, str]:
     from importlib import resources
 
@@ -111,8 +117,12 @@ def render(doc: dict[str, Any]) -> tuple[str, str]:
     md_env.filters.update(env.filters)
     md_text = md_env.get_template("report.md.j2").render(**doc)
     return html, md_text
+
+
 def _md_escape(s: Any) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ")
+
+
 def junit_report(doc: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     """<testsuites>: prove obligations, counterexample reproduction, conformance, engine-diff."""
     from ..report_text import junit_xml
@@ -150,12 +160,14 @@ def junit_report(doc: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                 f.text = json.dumps(x.get("divergence") or x.get("note") or "")
         ts.set("failures", str(nf))
     return ET.tostring(root, encoding="unicode")
+
+
 def summary_table(con: Console, doc: dict[str, Any], out: Path) -> None:
     t = Table(title="ranksync report")
     for col in ("section", "status", "detail"):
         t.add_column(col)
     ob = doc["obligations"]
-    t.add_row("claim", doc["claim"]["css"], esc(doc["claim"]["verdict"]))
+    t.add_row("claim", doc["claim"]["claim_css"], esc(doc["claim"]["verdict"]))
     ds = doc["designs"]
     if ds["rows"]:
         t.add_row("designs compared", "ok" if not ds["counts"][OPEN] else "open",
@@ -170,5 +182,8 @@ def summary_table(con: Console, doc: dict[str, Any], out: Path) -> None:
     for sec in doc["sections"].values():
         t.add_row(sec["title"], sec["status"],
                   esc(sec.get("note") or _status_counts(sec["data"]))[:300])
+    colour = {"violated": "red", "proved": "green", "unknown": "yellow"}
+    for d in doc.get("design_sentences", []):
+        con.print(f"[{colour.get(d['state'], 'default')}]{esc(d['sentence'])}[/]")
     con.print(t)
     con.print(esc(f"wrote {out / 'index.html'} and {out / 'report.md'}"))

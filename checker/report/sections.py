@@ -30,11 +30,15 @@ def _call_flexible(fn: Callable[..., Any], **avail: Any) -> Any:
                 p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise TypeError(f"{fn.__qualname__} needs argument {name!r}")
     return fn(**kw)
+
+
 def _load_json(path: str) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise click.UsageError(f"cannot read JSON results {path}: {e}") from None
+
+
 def optional_section(title: str, json_path: str | None, module: str, func: str,
                      **avail: Any) -> dict[str, Any]:
     """{"status": "ok" | "not run" | "error", "data", "note", "seconds", "source"}."""
@@ -54,6 +58,8 @@ def optional_section(title: str, json_path: str | None, module: str, func: str,
                 "note": f"{type(e).__name__}: {e}", "seconds": time.perf_counter() - t0}
     return {"title": title, "status": "ok", "data": data, "source": f"{module}.{func}",
             "note": "", "seconds": time.perf_counter() - t0}
+
+
 def kill_from_rows(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """A kill matrix from prove rows when the config checks mutant variants: a mutant is
     killed by a property that it violates where `seed` does not (same topology and T)."""
@@ -73,6 +79,8 @@ def kill_from_rows(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
             row[p] = (f"killed (T={min(r['tp_size'] for r in killed)})" if killed else "—")
         matrix_[m] = row
     return {"matrix": matrix_, "derived_from": "prove rows (mutant variants in the config)"}
+
+
 def table_of(data: Any) -> dict[str, Any] | None:
     """Best-effort tabulation of a section's JSON: {"head", "rows", "summary"} or None."""
     if isinstance(data, dict):
@@ -99,6 +107,8 @@ def table_of(data: Any) -> dict[str, Any] | None:
         t["summary"] = {}
         return t
     return None
+
+
 def _cellstr(v: Any) -> str:
     if v is True:
         return "yes"
@@ -109,6 +119,8 @@ def _cellstr(v: Any) -> str:
     if isinstance(v, (dict, list)):
         return json.dumps(v, separators=(",", ":"))[:80]
     return str(v)
+
+
 def _list_table(lst: list[dict[str, Any]]) -> dict[str, Any]:
     cols = [c for c in dict.fromkeys(k for x in lst for k in x)
             if not any(isinstance(x.get(c), (dict, list)) and c != "divergence" for x in lst)]
@@ -116,6 +128,8 @@ def _list_table(lst: list[dict[str, Any]]) -> dict[str, Any]:
         cols = [c for c in cols if c != "path"]
     cols = cols[:8]
     return {"head": cols, "rows": [[_cellstr(x.get(c)) for c in cols] for x in lst]}
+
+
 def _status_counts(data: Any) -> str:
     lst = data.get("results") if isinstance(data, dict) else data
     if isinstance(lst, list) and lst and all(isinstance(x, dict) for x in lst):
@@ -125,6 +139,8 @@ def _status_counts(data: Any) -> str:
     if isinstance(data, dict) and "ok" in data:
         return "ok" if data["ok"] else "FAILED"
     return ""
+
+
 def kill_table(data: Any) -> Any:
     """The mutants module's result (Kill objects or their JSON) as a mutant x property matrix
     plus the reference columns; anything else is passed through."""
@@ -153,14 +169,20 @@ def kill_table(data: Any) -> Any:
         row["mutation"] = VARIANTS[x["mutant"]].description if x["mutant"] in VARIANTS else ""
         m[x["mutant"]] = row
     return {"matrix": m, "mutants": items}
+
+
 def _not_run(title: str, note: str) -> dict[str, Any]:
     return {"title": title, "status": "not run", "data": None, "note": note, "source": "",
             "seconds": 0.0}
+
+
 def _read(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except OSError:
         return ""
+
+
 def _engine_diff(src: str, traces: list[str]) -> dict[str, Any]:
     t0 = time.perf_counter()
     traces = [t for t in traces if json.loads(Path(t).read_text()).get("variant")

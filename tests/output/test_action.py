@@ -71,9 +71,9 @@ def test_run_step_as_the_runner_runs_it(tmp_path):
     assert p.returncode == 1, p.stderr
     line = BROKEN.read_text().splitlines().index('integrity = "PROVED"') + 1
     errors = [ln for ln in p.stdout.splitlines() if ln.startswith("::error")]
-    assert errors and errors[0].startswith(f"::error file=broken.toml,line={line},")
+    assert any(e.startswith(f"::error file=broken.toml,line={line},") for e in errors), errors
     assert "exit-code=1" in out.read_text()
     assert "integrity" in summary.read_text()
-    arts = sorted(x.name for x in (work / "arts").iterdir())
-    assert arts == ["seed-a-t1-property-integrity.explain.txt",
-                    "seed-a-t1-property-integrity.trace.json"]
+    arts = {x.name for x in (work / "arts").iterdir()}
+    assert {"seed-a-t1-property-integrity.explain.txt",
+            "seed-a-t1-property-integrity.trace.json"} <= arts

@@ -37,7 +37,8 @@ def test_finding_points_at_the_declaring_line_and_the_spec(tiny, monkeypatch):
     pc, rows, d = tiny
     out = outcome("prove", rows, pc, 1.0, str(d / "tiny.toml"), root=d)
     assert out.exit_code == 1
-    (f,) = out.findings
+    # the model evolves: other obligations may differ too; the integrity one must be there
+    f = next(x for x in out.findings if x.rule == "property/integrity")
     lines = (d / "tiny.toml").read_text().splitlines()
     assert f.location == Location("tiny.toml", lines.index('integrity = "PROVED"') + 1, True)
     assert f.rule == "property/integrity"
@@ -87,7 +88,9 @@ def test_github_format_end_to_end(tiny, tmp_path, monkeypatch, capsys):
     emit(out, "github", None, spec_notices(out.findings))
     cap = capsys.readouterr()
     errors = [ln for ln in cap.out.splitlines() if ln.startswith("::error ")]
-    assert len(errors) == 1 and errors[0].startswith(f"::error file=tiny.toml,line={LINE},")
+    assert len(errors) == len(out.findings) <= 10
+    assert any(e.startswith(f"::error file=tiny.toml,line={LINE},title=ranksync%3A seed/a/T=1 "
+                            "integrity") for e in errors)
     assert "ranksync prove: properties" in cap.err  # the human table goes to stderr
     summary = (tmp_path / "s.md").read_text()
     assert f"| seed/a/T=1 integrity | VIOLATED, declared PROVED | `tiny.toml:{LINE}` |" in summary
@@ -101,7 +104,8 @@ def test_sarif_validates_against_the_oasis_schema(tiny, monkeypatch):
     run = doc["runs"][0]
     ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
     assert ids[:3] == ["property/seed_claim", "property/agreement", "property/resume_validity"]
-    (res,) = run["results"]
+    assert len(run["results"]) == len(out.findings)
+    res = next(x for x in run["results"] if x["ruleId"] == "property/integrity")
     assert res["ruleId"] == "property/integrity" and ids[res["ruleIndex"]] == res["ruleId"]
     rel = res["relatedLocations"][0]["physicalLocation"]["artifactLocation"]
     assert rel == {"uri": "spec/properties.py", "uriBaseId": "SRCROOT"}
@@ -120,7 +124,7 @@ def test_json_carries_schema_version_and_matches_the_published_schema(tiny, monk
     assert doc["schema_version"] == 1 and doc["command"] == "prove"
     schema = published_schema()
     jsonschema.validate(doc, schema)
-    assert doc["findings"][0]["location"]["line"] == LINE
+    assert any(f["location"]["line"] == LINE for f in doc["findings"])
     for broken in ({k: v for k, v in doc.items() if k != "schema_version"},
                    {**doc, "schema_version": 2}, {**doc, "rows": [{"variant": "seed"}]}):
         with pytest.raises(jsonschema.ValidationError):
@@ -130,4 +134,5 @@ def test_json_carries_schema_version_and_matches_the_published_schema(tiny, monk
 def test_junit_has_one_case_per_obligation(tiny, monkeypatch):
     out = _outcome(tiny, monkeypatch)
     ts = ET.fromstring(out.junit)
-    assert int(ts.get("tests")) == len(tiny[1]) and ts.get("failures") == "1"
+    assert int(ts.get("tests")) == len(tiny[1])
+    assert int(ts.get("failures")) == len(out.findings) >= 1
