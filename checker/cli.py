@@ -36,7 +36,7 @@ def main() -> None:
 @click.option("--artifacts", type=click.Path(file_okay=False), help="on a verdict that is not "
               "as declared, write its counterexample trace and explain text into this directory")
 def prove(config_path: str | None, fmt: str | None, as_json: bool, output: str | None,
-          jobs: int | None, tp_sizes: list[int] | None, variants: str | None,
+          sarif_path: str | None, jobs: int | None, tp_sizes: list[int] | None, variants: str | None,
           topologies: str | None, junit: str | None, artifacts: str | None) -> None:
     """Check every obligation of a configuration against its declared verdict."""
     from .progress import run_with_progress
@@ -60,12 +60,12 @@ def prove(config_path: str | None, fmt: str | None, as_json: bool, output: str |
     # `ranksync report` reuses these rows while the sources and the config stay the same
     cache.put("prove", cache.prove_inputs(pc), {"rows": [r.to_json() for r in rows],
                                                 "wall_seconds": wall})
-    _finish("prove", rows, pc, wall, config_path, form, output, junit, artifacts)
+    _finish("prove", rows, pc, wall, config_path, form, output, junit, artifacts, sarif_path)
 
 
 def _finish(command: str, rows: list[Any], pc: ProveConfig, wall: float,
             config_path: str | None, form: str, output: str | None, junit: str | None,
-            artifacts: str | None) -> None:
+            artifacts: str | None, sarif_path: str | None) -> None:
     from . import artifacts as arts
     from .prove_out import outcome, spec_notices
 
@@ -74,7 +74,7 @@ def _finish(command: str, rows: list[Any], pc: ProveConfig, wall: float,
     if junit:
         Path(junit).parent.mkdir(parents=True, exist_ok=True)
         Path(junit).write_text(out.junit, encoding="utf-8")
-    emit(out, form, output, spec_notices(out.findings))
+    emit(out, form, output, spec_notices(out.findings), sarif_path)
     sys.exit(out.exit_code)
 
 
@@ -158,7 +158,7 @@ def explain(variant: str, prop: str, topology: str, ranks: int | None,
 @click.option("--tp-sizes", callback=csv_ints)
 @click.option("--junit", type=click.Path(), help="also write JUnit XML here")
 def witnesses(config_path: str | None, fmt: str | None, as_json: bool, output: str | None,
-              tp_sizes: list[int] | None, junit: str | None) -> None:
+              sarif_path: str | None, tp_sizes: list[int] | None, junit: str | None) -> None:
     """Reachability of every property's premise and every branch of §8.3/§8.4."""
     from .progress import run_with_progress
 
@@ -168,7 +168,7 @@ def witnesses(config_path: str | None, fmt: str | None, as_json: bool, output: s
         pc.tp_sizes = tp_sizes
     rows, wall = run_with_progress(pc, None)
     _finish("witnesses", [r for r in rows if r.kind == "witness"], pc, wall, config_path,
-            form, output, junit, None)
+            form, output, junit, None, sarif_path)
 
 
 def _register() -> None:

@@ -17,8 +17,10 @@ DEFAULT_CONFIG = packaged_config("default.toml")
 
 
 def console() -> Console:
-    # no colour and no progress animation when the output is not a terminal
-    return Console(no_color=not sys.stdout.isatty(), highlight=False, soft_wrap=True)
+    """stdout for people: NO_COLOR, COLUMNS, and no escape codes or cut lines in a pipe."""
+    from .output.term import console as term_console
+
+    return term_console()
 
 
 def fail_input(msg: str) -> NoReturn:

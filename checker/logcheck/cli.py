@@ -156,7 +156,7 @@ def logcheck(files: tuple[str, ...], match: str, variants: str, topologies: str,
              rids: tuple[str, ...], max_analyse: int, max_requests: int,
              max_lines_per_rank: int, unknown_rid: str, timeout: float | None, jobs: int,
              traces: str, config_path: str | None, fmt: str | None, as_json: bool,
-             output: str | None, verbose: bool, strict: bool) -> None:
+             output: str | None, sarif_path: str | None, verbose: bool, strict: bool) -> None:
     """Check engine log lines (protocol.md §10) against the model: which variants and
     topologies can produce them (with a model run that does), which cannot (and the line
     that cannot be produced), and which properties the lines decide."""
@@ -239,7 +239,7 @@ def logcheck(files: tuple[str, ...], match: str, variants: str, topologies: str,
 
     report = _report(col, reqs, picked, skipped, plan, results, match, plist)
     out = outcome(report, strict, _text(report, traces))
-    emit(out, form, output)
+    emit(out, form, output, None, sarif_path)
     sys.exit(out.exit_code)
 
 

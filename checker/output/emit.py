@@ -21,7 +21,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def format_options(fn: F) -> F:
-    """--format, --json (= --format json) and --output on a click command."""
+    """--format, --json (= --format json), --output and --sarif on a click command."""
+    fn = click.option("--sarif", "sarif_path", type=click.Path(dir_okay=False),
+                      help="also write SARIF 2.1.0 here (any --format)")(fn)
     fn = click.option("--output", "-o", "output", type=click.Path(dir_okay=False),
                       help="write the json/sarif/junit output to this file instead of "
                       "stdout")(fn)
@@ -46,11 +48,26 @@ def version() -> str:
         return "0+unknown"
 
 
+def sarif_text(out: Outcome) -> str:
+    from .sarif import sarif
+
+    return json.dumps(sarif(out.command, version(), out.rules, out.findings, root_dir(),
+                            out.exit_code, " ".join(["ranksync", *sys.argv[1:]])), indent=1)
+
+
+def _write(path: str, text: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text + "\n", encoding="utf-8")
+
+
 def emit(out: Outcome, fmt: str, output: str | None = None,
-         notices: list[Finding] | None = None) -> None:
-    """Write `out` as `fmt`. For a machine format the human text goes to stderr, so a pipe
-    or file gets only the document; for `github` the annotations go to stdout (where the
-    runner reads workflow commands), the summary to $GITHUB_STEP_SUMMARY."""
+         notices: list[Finding] | None = None, sarif_path: str | None = None) -> None:
+    """Write `out` as `fmt` (and SARIF to `sarif_path`). For a machine format the human text
+    goes to stderr, so a pipe or file gets only the document; for `github` the annotations
+    go to stdout (where the runner reads workflow commands), the summary to
+    $GITHUB_STEP_SUMMARY."""
+    if sarif_path:
+        _write(sarif_path, sarif_text(out))
     if fmt == "text":
         out.render_text(console())
         return
@@ -65,17 +82,12 @@ def emit(out: Outcome, fmt: str, output: str | None = None,
     if fmt == "json":
         text = json.dumps(out.document, indent=1)
     elif fmt == "sarif":
-        from .sarif import sarif
-
-        text = json.dumps(sarif(out.command, version(), out.rules, out.findings, root_dir(),
-                                out.exit_code, " ".join(["ranksync", *sys.argv[1:]])),
-                          indent=1)
+        text = sarif_text(out)
     elif fmt == "junit":
         text = out.junit
     else:
         raise click.UsageError(f"unknown format {fmt!r}")
     if output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text + "\n", encoding="utf-8")
+        _write(output, text)
     else:
         click.echo(text)

@@ -46,7 +46,7 @@ def versions() -> dict[str, str]:
            "z3": z3.get_version_string(), "torch": ver("torch"), "jinja2": ver("jinja2"),
            "rich": ver("rich"), "platform": platform.platform()}
     try:
-        root = Path(__file__).resolve().parent.parent
+        root = Path(__file__).resolve().parents[2]  # the checkout, when run from one
         if not (root / ".git").exists():  # an installed package: its version says it all
             return out
         rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],

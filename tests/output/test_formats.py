@@ -103,7 +103,9 @@ def test_sarif_validates_against_the_oasis_schema(tiny, monkeypatch):
     jsonschema.validate(doc, schema)
     run = doc["runs"][0]
     ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
-    assert ids[:3] == ["property/seed_claim", "property/agreement", "property/resume_validity"]
+    from ranksync.spec.properties import PROPERTIES
+
+    assert ids[:len(PROPERTIES)] == [f"property/{p}" for p in PROPERTIES]  # stable order
     assert len(run["results"]) == len(out.findings)
     res = next(x for x in run["results"] if x["ruleId"] == "property/integrity")
     assert res["ruleId"] == "property/integrity" and ids[res["ruleIndex"]] == res["ruleId"]
@@ -136,3 +138,14 @@ def test_junit_has_one_case_per_obligation(tiny, monkeypatch):
     ts = ET.fromstring(out.junit)
     assert int(ts.get("tests")) == len(tiny[1])
     assert int(ts.get("failures")) == len(out.findings) >= 1
+
+
+def test_sarif_alongside_another_format(tiny, monkeypatch, tmp_path, capsys):
+    from ranksync.checker.output.emit import emit
+
+    out = _outcome(tiny, monkeypatch)
+    emit(out, "junit", None, None, str(tmp_path / "x.sarif"))
+    assert capsys.readouterr().out.startswith("<testsuite")
+    doc = json.loads((tmp_path / "x.sarif").read_text())
+    jsonschema.validate(doc, json.loads((DATA / "sarif-schema-2.1.0.json").read_text()))
+    assert len(doc["runs"][0]["results"]) == len(out.findings)

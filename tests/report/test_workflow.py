@@ -85,3 +85,16 @@ def test_wheel_and_lowest_z3_jobs() -> None:
 
 def test_slow_tests_have_their_own_step() -> None:
     assert index(lambda s: runs(s, "pytest -m slow")) > index(lambda s: runs(s, "pip install -c"))
+
+
+def test_prove_annotates_uploads_counterexamples_and_sarif() -> None:
+    st = steps()
+    prove = st[index(lambda s: runs(s, "ranksync prove"))]
+    assert "--format github" in prove["run"] and "--artifacts ranksync-artifacts" in prove["run"]
+    assert "--sarif ranksync.sarif" in prove["run"]
+    sarif = st[index(lambda s: str(s.get("uses", "")).startswith(
+        "github/codeql-action/upload-sarif@"))]
+    assert sarif["with"]["sarif_file"] == "ranksync.sarif"
+    assert load()["jobs"]["evidence"]["permissions"]["security-events"] == "write"
+    upload = st[index(lambda s: str(s.get("uses", "")).startswith("actions/upload-artifact@"))]
+    assert "ranksync-artifacts/" in upload["with"]["path"]
