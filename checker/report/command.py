@@ -66,15 +66,10 @@ def load_rows(paths: list[str]) -> tuple[list[dict[str, Any]], float, str | None
 
 
 def run_prove(pc: ProveConfig, jobs: int | None) -> tuple[list[dict[str, Any]], float]:
-    from ..prove import run_all
+    from ..progress import run_with_progress
 
-    t0 = time.perf_counter()
-    with _progress() as prog:
-        n = len(pc.variants) * len(pc.topologies) * len(pc.tp_sizes) + \
-            len(pc.fixpoint_groups())
-        task = prog.add_task("prove", total=n)
-        rows = run_all(pc, jobs, lambda g, r: prog.advance(task))
-    return [r.to_json() for r in rows], time.perf_counter() - t0
+    rows, wall = run_with_progress(pc, jobs)
+    return [r.to_json() for r in rows], wall
 
 
 def pyproject_settings() -> dict[str, Any]:
@@ -286,13 +281,13 @@ def mutants_section(rows: list[dict[str, Any]], pc: ProveConfig, jobs: int,
         return {"title": title, "status": "ok", "data": hit, "source": "ranksync mutants, cache",
                 "note": f"T ∈ {mpc.tp_sizes}, topologies {', '.join(mpc.topologies)}",
                 "seconds": 0.0}
+    if no_torch:
+        return _not_run(title, no_torch)
     if mode != "run":
         return _not_run(title, "no kill matrix for these sources and this config yet: it "
                         "takes minutes, so the report does not run it by default; run "
                         f"`ranksync mutants --tp-sizes {','.join(map(str, mpc.tp_sizes))}` "
                         "(cached for the next report) or pass --mutants run")
-    if no_torch:
-        return _not_run(title, no_torch)
     with _spinner(f"mutants (T ∈ {mpc.tp_sizes})"):
         sec = optional_section(title, None, "ranksync.checker.mutants", "kill_matrix",
                                pc=mpc, mutants=names)
