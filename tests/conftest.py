@@ -4,7 +4,7 @@
 pyproject.toml) and leaves out the tests marked `slow` (long proofs; CI runs them as a step
 of their own: `python -m pytest -m slow`). Tests that share one prove run of the default
 configuration (tests/report, tests/test_obligations.py) stay on one worker, so the run is
-made once per session, not once per worker.
+made once per session, not once per worker (`pytest_xdist_make_scheduler`).
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 pytest_plugins = ["pytester"]  # tests/plugin runs pytest inside pytest
 
-HERE = Path(__file__).parent
 _OWN_CACHE = pytest.StashKey[str]()
-SHARED_PROVE = (HERE / "report", HERE / "test_obligations.py")
+SHARED_PROVE = ("tests/report/", "tests/test_obligations.py")  # node id prefixes
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -41,8 +40,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ.pop("RANKSYNC_CACHE_DIR", None)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        p = Path(str(item.path))
-        if any(p == s or s in p.parents for s in SHARED_PROVE):
-            item.add_marker(pytest.mark.xdist_group("default-prove"))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` done here: pytest-xdist 3.8 marks a group by rewriting
+    `item._nodeid`, which pytest 9 no longer reads, so its own loadgroup runs a group on
+    every worker. One work unit for the tests that share the default prove run, one per test
+    for the rest."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Grouped(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return "default-prove" if nodeid.startswith(SHARED_PROVE) else nodeid
+
+    return Grouped(config, log)
