@@ -15,20 +15,22 @@ Key = tuple[str, str, int, str, str]
 
 
 def group_keys(pc: ProveConfig) -> Iterator[tuple[tuple[object, ...], list[Key]]]:
-    """(unit of work, its obligations): check_group, check_fixpoint, check_all_t."""
-    from . import alltp
+    """(task, its obligations) for each task of checker/prove.py `tasks`: check_every_t,
+    check_group and check_fixpoint."""
     from .fixpoint import ALWAYS
+    from .prove import check_every_t, check_fixpoint, tasks
 
-    for v in pc.variants:
-        wit = [f"premise: {n}" for n in PROPERTIES] + list(branch_witnesses(get_variant(v)))
-        for t in pc.topologies:
-            for n in pc.tp_sizes:
-                yield (v, t, n), ([(v, t, n, "property", p) for p in PROPERTIES]
-                                  + [(v, t, n, "witness", w) for w in wit])
-    for v, t, n in pc.fixpoint_groups():
-        yield ("fixpoint", v, t, n), [(v, t, n, "fixpoint", p) for p in ALWAYS]
-    for v in pc.all_t:
-        yield ("all_t", v, "b", 0), [(v, "b", 0, "all_t", p) for p in alltp.PER_RANK]
+    for fn, (v, t, n) in tasks(pc):
+        if fn is check_every_t:
+            yield ("every_t", v, t, 0), [(v, t, 0, "every_t", x) for x in pc.every_t[v][t]]
+        elif fn is check_fixpoint:
+            yield ("fixpoint", v, t, n), [(v, t, n, "fixpoint", p) for p in ALWAYS]
+        else:
+            props = pc.properties_of(v)
+            wit = [f"premise: {p}" for p in PROPERTIES if p in props]
+            wit += list(branch_witnesses(get_variant(v)))
+            yield (v, t, n), ([(v, t, n, "property", p) for p in props]
+                              + [(v, t, n, "witness", w) for w in wit])
 
 
 def obligation_keys(pc: ProveConfig) -> list[Key]:

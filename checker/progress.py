@@ -34,9 +34,9 @@ def group_sizes(pc: ProveConfig) -> dict[tuple[Any, ...], int]:
 
 
 def label(g: tuple[Any, ...]) -> str:
-    if g and g[0] in ("fixpoint", "all_t"):
+    if g and g[0] in ("fixpoint", "every_t"):
         v, t, n = g[1:]
-        return f"{v}/{t}/" + ("every T" if g[0] == "all_t" else f"T{n} all depths")
+        return f"{v}/{t}/" + ("every T" if g[0] == "every_t" else f"T{n} all depths")
     v, t, n = g
     return f"{v}/{t}/T{n}"
 
@@ -87,12 +87,10 @@ class _Running(ProgressColumn):
         return Text(self.tracker.describe(), overflow="ellipsis", no_wrap=True)
 
 
-def _key(g: tuple[Any, ...], fn_name: str) -> tuple[Any, ...]:
-    if fn_name == "check_fixpoint":
-        return ("fixpoint", *g)
-    if fn_name == "check_all_t":
-        return ("all_t", *g)
-    return g
+def _key(g: tuple[Any, ...], rows: list[Any]) -> tuple[Any, ...]:
+    """The tracker's key of a finished task (run_all reports the bare (v, t, T))."""
+    kinds = {r.kind for r in rows}
+    return (kinds.pop(), *g) if kinds in ({"fixpoint"}, {"every_t"}) else g
 
 
 def run_with_progress(pc: ProveConfig, jobs: int | None,
@@ -113,8 +111,8 @@ def run_with_progress(pc: ProveConfig, jobs: int | None,
         def on_event(ev: Event) -> None:
             prog.advance(task, tracker.event(ev))
 
-        def on_group(g: Any, rows: list[Any], fn_name: str = "") -> None:
-            key = _key(tuple(g), fn_name or _kind_fn(rows))
+        def on_group(g: Any, rows: list[Any]) -> None:
+            key = _key(tuple(g), rows)
             prog.advance(task, tracker.finished(key, len(rows)))
             if not live:
                 bad = sum(not r.ok for r in rows)
@@ -124,9 +122,3 @@ def run_with_progress(pc: ProveConfig, jobs: int | None,
 
         rows = run_all(pc, jobs, on_group, on_event if live else None)
     return rows, time.perf_counter() - t0
-
-
-def _kind_fn(rows: list[Any]) -> str:
-    kinds = {r.kind for r in rows}
-    return "check_fixpoint" if kinds == {"fixpoint"} else (
-        "check_all_t" if kinds == {"all_t"} else "check_group")

@@ -57,8 +57,9 @@ def fingerprint(r: Row) -> str:
 
 
 def where(r: Row) -> str:
-    t = "every T" if r.kind == "all_t" else f"T={r.tp_size}"
-    extra = {"fixpoint": " (all-depth search)", "all_t": " (every T)"}.get(r.kind, "")
+    t = "every T" if r.kind == "every_t" else f"T={r.tp_size}"
+    extra = {"fixpoint": " (all-depth search)", "every_t": " (inductive invariant)"}.get(
+        r.kind, "")
     return f"{r.variant}/{r.topology}/{t} {r.name}{extra}"
 
 
@@ -122,7 +123,7 @@ def document(command_: str, rows: list[Row], pc: ProveConfig, wall: float,
     return {"schema_version": SCHEMA_VERSION, "command": command_, "ranksync": version(),
             "config": pc.path, "wall_seconds": wall, "ok": not fs,
             "counts": {"obligations": len(rows), "not_as_declared": len(fs),
-                       "unknown": sum(r.verdict == "UNKNOWN" for r in rows)},
+                       "unknown": sum(not r.decided for r in rows)},
             "rows": [r.to_json() for r in rows],
             "ledger": [e.to_json() for e in ledger(rows)] if command_ == "prove" else [],
             "findings": [f.to_json() for f in fs], "artifacts": artifacts}
@@ -162,6 +163,7 @@ def failure_summary(con: Console, fs: list[Finding]) -> None:
 def outcome(command_: str, rows: list[Row], pc: ProveConfig, wall: float,
             config_arg: str | None, artifacts: list[str] | None = None,
             root: str | Path | None = None) -> Outcome:
+    from .prove import exit_code
     from .report_text import junit_xml, prove_table, witness_table
 
     base = root_dir(root)
@@ -178,7 +180,7 @@ def outcome(command_: str, rows: list[Row], pc: ProveConfig, wall: float,
         for a in arts:
             con.print(f"wrote {escape(a)}")
 
-    return Outcome(command_, 1 if fs else 0, fs, rules(rows, base),
+    return Outcome(command_, exit_code(rows), fs, rules(rows, base),
                    document(command_, rows, pc, wall, fs, arts),
                    summary_md(command_, rows, fs, wall, arts),
                    junit_xml(rows, f"ranksync.{command_}"), render)
