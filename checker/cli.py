@@ -1,5 +1,6 @@
 """The `ranksync` command line. Exit codes: 0 every verdict as declared, 1 a verdict differs
-or is UNKNOWN (or a divergence was found), 2 bad usage or input."""
+or is UNKNOWN (or a divergence was found), 2 bad usage or input. `explain` speaks about one
+property: 0 proved, 1 violated or vacuous, 2 bad input, 3 undecided."""
 
 from __future__ import annotations
 
@@ -139,16 +140,26 @@ def prove(config_path: str | None, as_json: bool, jobs: int | None, tp_sizes: li
 @click.option("--pool-pressure", type=click.Choice(["none", "shared", "per_rank"]),
               help="other requests holding blocks: on every rank alike (the engine), on some "
               "ranks only (what-if), or none (default: from the config)")
+@click.option("--cause", type=click.Choice(["stale", "fault", "pool", "none"]),
+              help="show a counterexample one of whose causes is a leftover aux row (stale), "
+              "an abort or chunk failure (fault), or an event of other requests (pool); none: "
+              "one without any of these")
 @click.option("--config", "config_path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="show every event, not only log lines")
 def explain(variant: str, prop: str, topology: str, ranks: int | None,
             receivers: list[int] | None, embedding_ranks: int | None, depth: int | None,
             faults: bool | None, stale: str | None, pool_pressure: str | None,
-            config_path: str | None, as_json: bool, verbose: bool) -> None:
+            cause: str | None, config_path: str | None, as_json: bool, verbose: bool) -> None:
     """The counterexample of PROPERTY for VARIANT as a per-rank timeline of the engine's log
-    lines, or what was proved and to which bound."""
+    lines, with its causes (the leftover rows, faults and pool events it needs), or what was
+    proved, to which bound, with a run that exercises it.
+
+    Exit codes: 0 proved (and exercised), 1 violated, or proved vacuously (the premise is
+    unreachable), 2 bad input, 3 undecided (solver UNKNOWN or timeout). With --cause, 1 also
+    when the property is violated but by no run of that kind (the output says so)."""
     from . import bmc
+    from .explain import VACUOUS
     from .explain import explain as run_explain
 
     if variant not in VARIANTS:
@@ -180,20 +191,28 @@ def explain(variant: str, prop: str, topology: str, ranks: int | None,
             raise
 
     sizes = [ranks] if ranks else [t for t in (1, 2, 3, 4)]
-    ex = None
-    for t in sizes:
-        ex = run_explain(cfg_for(t), variant, prop, int(pc.timeout_seconds * 1000), verbose)
-        if ex.verdict == bmc.VIOLATED:
+    cfgs = [cfg_for(t) for t in sizes]  # bad input is reported before any solving
+    done = []
+    for c in cfgs:
+        done.append(run_explain(c, variant, prop, int(pc.timeout_seconds * 1000), verbose,
+                                cause))
+        if done[-1].verdict == bmc.VIOLATED and done[-1].cause_found is not False:
             break
-    assert ex is not None
-    if config_path:  # the bounds came from this config: the reproduce line must name it
-        ex.text = "\n".join(ln + f" --config {config_path}" if ln.startswith("reproduce: ")
-                             else ln for ln in ex.text.split("\n"))
+    # shown: the violation (of the kind asked for), else any violation, else the largest T
+    ex = next((x for x in done if x.verdict == bmc.VIOLATED and x.cause_found is not False),
+              next((x for x in done if x.verdict == bmc.VIOLATED), done[-1]))
+    # the bounds came from these options: the reproduce line must name them
+    tail = (f" --depth {depth}" if depth else "") + (f" --config {config_path}"
+                                                       if config_path else "")
+    ex.text = "\n".join(ln + tail if ln.startswith("reproduce: ") else ln
+                         for ln in ex.text.split("\n"))
     if as_json:
         click.echo(json.dumps(ex.to_json(), indent=1))
     else:
         click.echo(ex.text)
-    sys.exit(0 if ex.verdict in (bmc.VIOLATED, bmc.PROVED) else 1)
+    if ex.verdict in (bmc.VIOLATED, VACUOUS):
+        sys.exit(1)
+    sys.exit(0 if all(x.verdict == bmc.PROVED for x in done) else 3)
 
 
 @main.command()

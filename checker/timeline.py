@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from ranksync.spec.config import STATUS_NAMES
@@ -77,10 +78,13 @@ def _event(e: dict[str, Any]) -> str:
     return f"        . {e}"
 
 
-def render(sc: Scenario, trace: dict[str, Any], title: str, focus: int | None = None,
-           verbose: bool = False) -> str:
-    """The timeline; `focus` marks the violating step. Non-log events are shown when
-    `verbose`, and always at the focus step."""
+def render(sc: Scenario, trace: dict[str, Any], title: str,
+           focus: int | Collection[int] | None = None, verbose: bool = False,
+           mark: str = "<== violation") -> str:
+    """The timeline; `focus` steps carry `mark` (the violating step, or where a proved
+    property is exercised). Non-log events are shown when `verbose`, and always at a focus
+    step."""
+    focus = {focus} if isinstance(focus, int) else set(focus or ())
     cfg = sc.cfg
     lines = [title,
              f"scenario: L={sc.length} block_size={sc.bs} default_allocate_tokens="
@@ -96,11 +100,10 @@ def render(sc: Scenario, trace: dict[str, Any], title: str, focus: int | None = 
                      ", ".join(f"TP{r}: {h}" for r, h in enumerate(sc.held) if h))
     for st, s in zip(trace["expected"], trace["schedule"], strict=True):
         k = st["step"]
-        mark = "  <== violation" if k == focus else ""
-        lines.append(f"-- iteration {k}{mark}")
+        lines.append(f"-- iteration {k}" + (f"  {mark}" if k in focus else ""))
         lines.append(f"   env: {_env(s, st)}")
         for r, evs in enumerate(st["ranks"]):
             for e in evs:
-                if e["ev"] in ("log", "deadlock", "handoff", "resume") or verbose or k == focus:
+                if e["ev"] in ("log", "deadlock", "handoff", "resume") or verbose or k in focus:
                     lines.append(f"   [TP{r}] {_event(e)}")
     return "\n".join(lines)
