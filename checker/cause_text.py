@@ -4,6 +4,7 @@ happens without it (the first place the run without it departs from the run with
 
 from __future__ import annotations
 
+from ranksync.spec.language import LEFT_MOCK
 from ranksync.spec.model import Run
 from ranksync.spec.observe import step_events
 from ranksync.spec.variants import get_variant
@@ -33,48 +34,63 @@ def _row_value(a0: int, a1: int) -> str:
     return f"{a0}" + (f" (and mrope delta {a1})" if a1 else "") if a0 else f"mrope delta {a1}"
 
 
-def _reads(sc: Scenario, run: Run, ing: Ingredient) -> list[str]:
-    """Where ranks read the leftover row as their own: the block their get_buf starts at,
-    while the row still holds the leftover (no write of this request replaced it)."""
-    v = get_variant(sc.variant)
+def _readers(sc: Scenario, run: Run, ing: Ingredient, j: int) -> list[int]:
+    """Ranks whose get_buf at iteration j starts at the ingredient's block while it still
+    holds the leftover row (no write of this request, no other request replaced it)."""
     b = ing.block
-    a0, _a1 = _row(sc, ing)
+    assert b is not None
+    a0, a1 = _row(sc, ing)
+    since = 0 if ing.what == "row" else (ing.step or 0) + 1
+    rec, st = run.steps[j], run.states[j + 1]
+    out = []
+    for r in ing.ranks:
+        ob, lr = rec.obs[r], st.lang[r]
+        if not (rec.iterated and ob.poll_tr and int(ob.vals["old_n"]) > 0
+                and int(ob.vals["old_blocks"][0]) == b):
+            continue
+        if lr.aux_room[b] or (int(lr.aux0[b]), int(lr.aux1[b])) != (a0, a1):
+            continue
+        if j < since - 1 or any(run.steps[i].taken[r][b] for i in range(since, j + 1)):
+            continue  # not there yet, or another request replaced it since
+        out.append(r)
+    return out
+
+
+def _reads(sc: Scenario, run: Run, ing: Ingredient) -> list[str]:
+    """What the ranks did with a leftover row: read it as actual_total_length on the first
+    path (and what the MAX made of it), or as embedding_length (and delta) at Success."""
+    v = get_variant(sc.variant)
+    T = sc.cfg.tp_size
+    a0, a1 = _row(sc, ing)
     out: list[str] = []
     for j, rec in enumerate(run.steps):
-        st = run.states[j + 1]
-        for r in ing.ranks:
-            ob = rec.obs[r]
-            if not (rec.iterated and ob.poll_tr and int(ob.vals["old_n"]) > 0
-                    and int(ob.vals["old_blocks"][0]) == b):
-                continue
-            lr = st.lang[r]
-            if lr.aux_room[b] or int(lr.aux0[b]) != a0:
-                continue
-            since = 0 if ing.what == "row" else (ing.step or 0) + 1
-            if j < since - 1 or any(run.steps[i].taken[r][b] for i in range(since, j + 1)):
-                continue  # not yet there, or another request replaced it since
-            if ob.decision and ob.vals["first"]:
-                local = int(ob.vals["emb_len"])
-                what = f"at iteration {j} TP{r}'s get_buf reads {local} from it as " \
-                       f"actual_total_length"
-                if v.sync_op is None:
-                    what += " (no all-reduce: the rank decides with its own read)"
+        readers = _readers(sc, run, ing, j)
+        first = [r for r in readers if rec.obs[r].decision and rec.obs[r].vals["first"]]
+        if first:
+            s = f"at iteration {j} {_ranks(first, T)}'s get_buf reads {a0} from it as " \
+                f"actual_total_length"
+            if v.sync_op is None:
+                s += " (no all-reduce: each rank decides with its own read)"
+            else:
+                op, total = v.sync_op.upper(), int(rec.obs[first[0]].vals["total"])
+                others = sorted({int(o.vals["emb_len"]) for q, o in enumerate(rec.obs)
+                                 if q not in first and o.decision and o.vals["first"]})
+                if total == a0 and any(x != a0 for x in others):
+                    s += f"; the {op} picks {a0} over " + ", ".join(
+                        str(x) for x in others if x != a0)
+                elif total != a0:
+                    s += f"; the {op} picks {total} instead"
                 else:
-                    others = sorted({int(o.vals["emb_len"]) for q, o in enumerate(rec.obs)
-                                     if q != r and o.decision and o.vals["first"]})
-                    total = int(ob.vals["total"])
-                    op = v.sync_op.upper()
-                    if total == local and any(x != local for x in others):
-                        what += f"; the {op} picks {local} over " + \
-                                ", ".join(str(x) for x in others if x != local)
-                    elif total != local:
-                        what += f"; the {op} picks {total} instead"
-                    else:
-                        what += f"; the {op} gives {total}"
-                out.append(what)
-            elif ob.vals["fresh"] or ob.vals["overlong"]:
-                out.append(f"at iteration {j} TP{r}'s get_buf at Success reads {a0} from it as "
-                           f"embedding_length and gathers {int(ob.vals['ori'])} tokens")
+                    s += f"; the {op} gives {total}"
+            out.append(s)
+        final = [r for r in readers if rec.obs[r].vals["fresh"] or rec.obs[r].vals["overlong"]]
+        if final:
+            s = f"at iteration {j} {_ranks(final, T)}'s get_buf at Success reads {a0} from " \
+                f"it as embedding_length"
+            mock = [r for r in final if int(rec.obs[r].left) == LEFT_MOCK]
+            if a1 and mock:
+                s += f" and {_ranks(mock, T)} hand off its {a1} as mrope_position_delta"
+            out.append(s)
     return out
 
 
@@ -110,24 +126,29 @@ def what(sc: Scenario, run: Run, ing: Ingredient) -> str:
     return f"another request frees block {b} at iteration {k} ({where})"
 
 
-def _events(sc: Scenario, run: Run) -> list[list[list[str]]]:
+def _events(sc: Scenario, run: Run, logs: bool) -> list[list[list[str]]]:
     v = get_variant(sc.variant)
-    return [[[_event(e).strip() for e in evs] for evs in step_events(sc.cfg, v, run, k)["ranks"]]
+    return [[[f"{e['level']} {e['msg']}" if e["ev"] == "log" else _event(e).strip()
+              for e in evs if e["ev"] == "log" or not logs]
+             for evs in step_events(sc.cfg, v, run, k)["ranks"]]
             for k in range(len(run.steps))]
 
 
 def without(sc: Scenario, run: Run, c: Cause) -> str:
-    """The first place where the run without the ingredient departs from the run."""
-    a, b = _events(sc, run), _events(c.without, c.without.replay())
-    for k, (xs, ys) in enumerate(zip(a, b, strict=True)):
-        for r, (x, y) in enumerate(zip(xs, ys, strict=True)):
-            if x == y:
-                continue
-            i = next((i for i, (p, q) in enumerate(zip(x, y, strict=False)) if p != q),
-                     min(len(x), len(y)))
-            got = x[i] if i < len(x) else "nothing more"
-            alt = y[i] if i < len(y) else "nothing more"
-            return f"without it, at iteration {k} TP{r} would do `{alt}` instead of `{got}`"
+    """The first place where the run without the ingredient departs from the run: the first
+    log line that differs, else the first event."""
+    alt = c.without.replay()
+    for logs in (True, False):
+        a, b = _events(sc, run, logs), _events(c.without, alt, logs)
+        for k, (xs, ys) in enumerate(zip(a, b, strict=True)):
+            for r, (x, y) in enumerate(zip(xs, ys, strict=True)):
+                if x == y:
+                    continue
+                i = next((i for i, (p, q) in enumerate(zip(x, y, strict=False)) if p != q),
+                         min(len(x), len(y)))
+                got = f"`{x[i]}`" if i < len(x) else "nothing more"
+                other = f"`{y[i]}`" if i < len(y) else "nothing more"
+                return f"without it, at iteration {k} TP{r} would do {other} instead of {got}"
     return "without it, the ranks do the same but the property holds"
 
 

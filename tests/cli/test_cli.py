@@ -108,7 +108,7 @@ def test_explain_proved_shows_bound_and_witness():
     r = run("explain", "seed", "agreement", "--topology", "b", "--ranks", "2")
     assert r.exit_code == 0
     assert r.output.startswith("PROVED: seed / topology b / T=2: agreement")
-    assert "bound: depth 6 iterations" in r.output and "premise witness" in r.output
+    assert "bound: depth 6 iterations" in r.output and "a run that exercises it" in r.output
 
 
 def test_replay_bad_traces_exit_2(tmp_path):
