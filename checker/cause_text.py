@@ -146,9 +146,12 @@ def without(sc: Scenario, run: Run, c: Cause) -> str:
                     continue
                 i = next((i for i, (p, q) in enumerate(zip(x, y, strict=False)) if p != q),
                          min(len(x), len(y)))
-                got = f"`{x[i]}`" if i < len(x) else "nothing more"
-                other = f"`{y[i]}`" if i < len(y) else "nothing more"
-                return f"without it, at iteration {k} TP{r} would do {other} instead of {got}"
+                head = f"without it, at iteration {k} TP{r} would"
+                if i >= len(y):
+                    return f"{head} not do `{x[i]}`"
+                if i >= len(x):
+                    return f"{head} also do `{y[i]}`"
+                return f"{head} do `{y[i]}` instead of `{x[i]}`"
     return "without it, the ranks do the same but the property holds"
 
 

@@ -7,7 +7,7 @@ configuration is the engine's or a model what-if (naming it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import z3
@@ -45,7 +45,6 @@ class Explanation:
     analysis: Analysis | None = None
     cause: str | None = None  # the --cause asked for
     cause_found: bool | None = None  # with --cause: a counterexample of that kind exists
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "variant": self.variant, "property": self.prop,

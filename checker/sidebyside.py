@@ -73,10 +73,12 @@ def _mrope(cfg: ModelConfig, c: int, vals: list[int]) -> str:
     unknown = ids.mrope_unknown(cfg)
     if vals == [3 * c + row for row in range(3)]:
         return "its own column"
+    if all(v == unknown for v in vals):
+        return "from an older write (not tracked)"
     out = []
     for v in vals:
         if v == unknown:
-            out.append("?")
+            out.append("? (older write)")
         else:
             cc, row = divmod(v, 3)
             out.append(f"{label(cfg, cc)} row {row}")
@@ -116,14 +118,15 @@ def _handoff_rows(cfg: ModelConfig, obs: list[LangObs]) -> list[tuple[str, list[
                                          if handed(ob) and p < int(ob.length) else "-"
                                          for ob in obs]))
     if any(handed(ob) and int(ob.left) == LEFT_MOCK for ob in obs):
+        # only a mock hands off mrope positions: other ranks' cells stay blank, uncompared
         def mock(ob: LangObs) -> bool:
             return handed(ob) and int(ob.left) == LEFT_MOCK
-        rows.append(("mrope_position_delta", [str(int(ob.delta)) if mock(ob) else "-"
+        rows.append(("mrope_position_delta", [str(int(ob.delta)) if mock(ob) else None
                                               for ob in obs]))
         for p in range(n):
             rows.append((f"  mrope position {p}", [
-                _mrope(cfg, int(ob.content[p]), [int(x) for x in ob.mrope[3 * p: 3 * p + 3]])
-                if mock(ob) and p < int(ob.length) else "-" for ob in obs]))
+                (_mrope(cfg, int(ob.content[p]), [int(x) for x in ob.mrope[3 * p: 3 * p + 3]])
+                 if p < int(ob.length) else "-") if mock(ob) else None for ob in obs]))
     return rows
 
 
@@ -183,7 +186,12 @@ def numbers(cfg: ModelConfig, run: Run, k: int) -> list[str]:
         if not ob.decision:
             return "-"
         return f"({int(ob.vals['total'])}, {int(ob.vals['sent'])})"
-    rows = [("(L, S) = (actual_total_length, sent_tokens)", [pair(ob) for ob in obs]),
+    def local(ob: LangObs) -> str:
+        if not (ob.decision and ob.vals["first"]):
+            return "-"
+        return f"({int(ob.vals['emb_len'])}, {int(ob.vals['ori'])})"
+    rows = [("its own get_buf read (aux[0], tokens)", [local(ob) for ob in obs]),
+            ("(L, S) = (actual_total_length, sent_tokens)", [pair(ob) for ob in obs]),
             ("from", [("the synced first path" if ob.vals["first"] else
                        "cached partial_aux_datas") if ob.decision else "-" for ob in obs])]
     return [f"the two numbers at iteration {k}:", *table(header, rows)]

@@ -8,13 +8,16 @@ from __future__ import annotations
 import copy
 
 import pytest
+import z3
+from ranksync.checker import bmc, cause_query
 from ranksync.checker.cause import Analysis, Ingredient, analyse, first_violation, remove
 from ranksync.checker.cause_text import describe
 from ranksync.checker.cli import DEFAULT_CONFIG
 from ranksync.checker.config import load
-from ranksync.checker.explain import _confirm_cause
-from ranksync.checker.scenario import Scenario
+from ranksync.checker.explain import _confirm_cause, minimise
+from ranksync.checker.scenario import Scenario, from_model
 from ranksync.spec.properties import PROPERTIES
+from ranksync.spec.variants import get_variant
 
 PC = load(DEFAULT_CONFIG)
 RESUME = PROPERTIES["resume_validity"]
@@ -145,3 +148,24 @@ def test_pinned_max_picks_the_leftover():
     assert [c.ingredient.ranks for c in an2.causes] == [(0, 1)]
     assert "every rank's get_buf reads 5 from it as actual_total_length; the MAX gives 5" in \
         describe(shared, shared.replay(), an2)[0]
+
+
+def test_minimisation_keeps_the_cause_the_goal_asks_for():
+    """With the cause asserted in the goal, minimisation (which only ever keeps the goal) ends
+    with the stale row the violation needs, and with no other stale row; the same
+    minimisation under the bare violation goal reaches a smaller run without any stale row
+    (here the pool gives back the rank's own block), which is why --cause exists."""
+    u = bmc.build(PC.model_config(1, "a", depth=3), get_variant("prefix"))
+    goals = cause_query.goals(u, RESUME, "stale")
+    r, k, m, _why = bmc._first_sat(u, goals, shortest=True)
+    assert r == "sat" and k is not None and m is not None
+    kept = from_model(u, minimise(u, z3.Or(*goals[: k + 1]), m), k)
+    an = analyse(kept, RESUME)
+    assert "stale" in an.kinds()
+    assert [i for i in an.present if i.kind == "stale"] == \
+        [c.ingredient for c in an.causes if c.ingredient.kind == "stale"]
+    bad = bmc._terms(u, RESUME.bad)
+    plain = minimise(u, z3.Or(*bad[: k + 1]), m)
+    other = from_model(u, plain, bmc.first_step(u, plain, bad))
+    assert first_violation(other, RESUME) is not None
+    assert "stale" not in analyse(other, RESUME).kinds()

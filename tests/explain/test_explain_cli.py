@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from ranksync.checker.cli import main
 
@@ -106,3 +107,18 @@ def test_undecided_exits_3(tmp_path: Path):
 
 def test_bad_cause_exits_2():
     assert run("explain", "seed", "agreement", "--cause", "nosuch").exit_code == 2
+
+
+@pytest.mark.parametrize("prop,cause,expect", [
+    ("block_ownership", "fault", "cause (fault): an abort request reaches every rank"),
+    ("conservation", "pool", "cause (pool): other requests take every free block"),
+])
+def test_cause_fault_and_pool(prop, cause, expect):
+    """The solver's but-for query for faults and pool events agrees with the replay (explain
+    re-checks it and stops with an internal error otherwise)."""
+    r = run("explain", "seed", prop, "--ranks", "1", "--depth", "3", "--cause", cause,
+            "--json")
+    out = json.loads(r.output)
+    assert r.exit_code == 1 and out["cause_found"] is True
+    assert cause in {c["kind"] for c in out["causes"]["causes"]}
+    assert expect in out["text"]
