@@ -72,6 +72,12 @@ SCHEMA: dict[str, Any] = {
                 "simulations": {"type": "integer", "minimum": 0},
                 "seed": {"type": "integer"},
                 "jobs": {"type": "integer", "minimum": 1},
+                # bounded model checking for what neither simulation nor an every-T proof
+                # settles (the CI configuration); false: those stay undecided
+                "bmc": {"type": "boolean"},
+                # variant -> the properties this configuration checks (default: all)
+                "properties": {"type": "object", "additionalProperties": {
+                    "type": "array", "items": {"enum": sorted(PROPERTIES)}}},
             },
         },
         "fixpoint": {
@@ -90,10 +96,11 @@ SCHEMA: dict[str, Any] = {
                 "max_states": {"type": "integer", "minimum": 1},
             },
         },
-        "all_t": {  # per-rank properties for every T (checker/alltp.py), topology b
+        # variant -> topology -> properties / witnesses proved for every T and every depth
+        # by the stored invariant spec/invariants/<variant>.<topology>.inv (checker/everyt.py)
+        "every_t": {"type": "object", "additionalProperties": {
             "type": "object", "additionalProperties": False,
-            "properties": {"variants": {"type": "array", "items": {"enum": sorted(VARIANTS)}}},
-        },
+            "properties": {t: {"type": "array", "items": {"type": "string"}} for t in "ab"}}},
         "expect": {"type": "object", "additionalProperties": {
             "type": "object", "additionalProperties": {
                 "type": "object", "additionalProperties": False,
@@ -107,6 +114,27 @@ SCHEMA: dict[str, Any] = {
 
 class ConfigError(Exception):
     pass
+
+
+PACKAGED = "ranksync:"  # `ranksync:full.toml` names a config shipped in the package
+
+
+def packaged_config(name: str) -> Path:
+    """A config shipped as package data (configs/ in the source tree, `ranksync.configs` when
+    installed), located through importlib.resources; installs unpack it to a real file, and
+    its `extends` siblings sit beside it."""
+    from importlib import resources
+
+    return Path(str(resources.files("ranksync.configs").joinpath(name)))
+
+
+def config_path(arg: str | Path, relative_to: Path | None = None) -> Path:
+    """A path, or `ranksync:NAME` for a packaged config; relative paths are taken from
+    `relative_to` (the directory of the config that extends it) when given."""
+    s = str(arg)
+    if s.startswith(PACKAGED):
+        return packaged_config(s[len(PACKAGED):])
+    return relative_to / s if relative_to is not None else Path(s)
 
 
 @dataclass
@@ -123,7 +151,13 @@ class ProveConfig:
     expect: dict[str, Any] = field(default_factory=dict)
     witnesses: dict[str, Any] = field(default_factory=dict)
     fixpoint: dict[str, Any] = field(default_factory=dict)  # [fixpoint]: all-depth domain
-    all_t: list[str] = field(default_factory=list)  # [all_t] variants
+    every_t: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    bmc: bool = True
+    properties: dict[str, list[str]] = field(default_factory=dict)
+
+    def properties_of(self, variant: str) -> list[str]:
+        sel = self.properties.get(variant)
+        return [p for p in PROPERTIES if sel is None or p in sel]
 
     def fixpoint_config(self, tp_size: int, topology: str) -> ModelConfig:
         """The small domain of the explicit all-depth search (stale aux rows: zeros)."""
@@ -190,13 +224,13 @@ def _read(p: Path, depth: int = 0) -> dict[str, Any]:
     if isinstance(base, str):
         if depth > 4:
             raise ConfigError(f"{p}: `extends` chain too deep")
-        raw = _merge(_read(p.parent / base, depth + 1), raw)
+        raw = _merge(_read(config_path(base, p.parent), depth + 1), raw)
         raw.pop("extends", None)
     return raw
 
 
 def load(path: str | Path) -> ProveConfig:
-    p = Path(path)
+    p = config_path(path)
     raw = _read(p)
     try:
         jsonschema.validate(raw, SCHEMA)
@@ -212,6 +246,12 @@ def load(path: str | Path) -> ProveConfig:
                 if n not in known:
                     raise ConfigError(f"{p}: unknown witness {n!r} under witnesses.{v}.{t}; "
                                       f"known: {sorted(known)}")
+    for v, tops in raw.get("every_t", {}).items():
+        for t, names in tops.items():
+            for n in names:
+                if n not in known and n not in PROPERTIES:
+                    raise ConfigError(f"{p}: every_t.{v}.{t} names {n!r}, neither a property "
+                                      f"nor a witness; properties: {sorted(PROPERTIES)}")
     pr = raw["prove"]
     cfg = ProveConfig(
         path=str(p), model=raw.get("model", {}), tp_sizes=pr["tp_sizes"],
@@ -220,7 +260,8 @@ def load(path: str | Path) -> ProveConfig:
         simulations=int(pr.get("simulations", 300)), seed=int(pr.get("seed", 0)),
         jobs=int(pr.get("jobs", 2)), expect=raw.get("expect", {}),
         witnesses=raw.get("witnesses", {}), fixpoint=raw.get("fixpoint", {}),
-        all_t=raw.get("all_t", {}).get("variants", []))
+        every_t=raw.get("every_t", {}), bmc=bool(pr.get("bmc", True)),
+        properties=pr.get("properties", {}))
     try:
         for t in cfg.tp_sizes:
             for topo in cfg.topologies:

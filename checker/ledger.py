@@ -2,11 +2,15 @@
 the run supports, with its bounds. Nothing stronger is ever claimed than was checked:
 
 - `violated`: a run breaks it (the smallest T and its step are given);
+- `every T, every depth`: an inductive invariant proves it for every TP size and every run
+  length (`[every_t]`, checker/everyt.py), on the parameter domain of the configuration's
+  [model] ranges, with one embedding rank per language rank (topology b, and topology a with
+  E >= T); the bounded rows at the configuration's T rest on it;
 - `all depths (small domain)`: the explicit search of `[fixpoint]` closed with no violation
-  and a reached premise, for every T it was run at, and BMC proved it at every T of `[prove]`;
-- `all T (to the depth)`: a per-rank property proved by assume-guarantee over one rank
-  (checker/alltp.py) for every T in topology b, and by BMC at every T of `[prove]`;
-- `bounded`: BMC proved it at every T of `[prove]`, to the unrolling depth.
+  and a reached premise, for every T it was run at, and each T of `[prove]` holds;
+- `bounded`: proved at every T of `[prove]` (by BMC to the unrolling depth, or trivially at
+  T = 1), nothing beyond;
+- `open`: not proved at every T of `[prove]` (undecided or not checked).
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .prove import Row
+from .prove import EVERY_T, Row
 
-VIOLATED, ALL_DEPTHS, BOUNDED, OPEN = "violated", "all depths (small domain)", "bounded", "open"
-ALL_T = "all T (to the depth)"
+VIOLATED, EVERY_T_DEPTH, ALL_DEPTHS, BOUNDED, OPEN = (
+    "violated", "every T, every depth", "all depths (small domain)", "bounded", "open")
 
 
 @dataclass
@@ -39,43 +43,45 @@ def _ts(xs: set[int]) -> str:
 def ledger(rows: list[Row]) -> list[Entry]:
     keys: dict[tuple[str, str, str], list[Row]] = {}
     for r in rows:
-        if r.kind in ("property", "fixpoint", "all_t"):
+        if r.kind in ("property", "fixpoint", "every_t") and not r.name.startswith("premise"):
             keys.setdefault((r.variant, r.topology, r.name), []).append(r)
     out = []
     for (v, topo, name), rs in keys.items():
-        bmc_rows = [r for r in rs if r.kind == "property"]
+        bounded = [r for r in rs if r.kind == "property"]
         fp_rows = [r for r in rs if r.kind == "fixpoint"]
-        all_t = [r for r in rs if r.kind == "all_t"]
-        # an all-T VIOLATED may be spurious (over-approximation): it only withholds the claim
-        bad = sorted((r for r in rs if r.verdict == "VIOLATED" and r.kind != "all_t"),
-                     key=lambda r: r.tp_size)
+        every = [r for r in rs if r.kind == "every_t"]
+        bad = sorted((r for r in rs if r.verdict == "VIOLATED"), key=lambda r: r.tp_size)
         if bad:
             r = bad[0]
-            how = "all-depth search" if r.kind == "fixpoint" else f"depth {r.bound.get('depth')}"
+            how = "all-depth search" if r.kind == "fixpoint" else \
+                f"{r.method}, depth {r.bound.get('depth')}"
             out.append(Entry(v, topo, name, VIOLATED, f"T={r.tp_size}, step {r.step} ({how})"))
             continue
-        proved_t = {r.tp_size for r in bmc_rows if r.verdict == "PROVED"}
-        if not bmc_rows or len(proved_t) < len(bmc_rows):
-            out.append(Entry(v, topo, name, OPEN, "not proved at every T"))
+        proved_t = {r.tp_size for r in bounded if r.verdict == "PROVED"}
+        if every and all(r.verdict == "PROVED" for r in every):
+            b = every[0].bound
+            env = " any environment;" if b.get("env") else ""
+            out.append(Entry(v, topo, name, EVERY_T_DEPTH,
+                             f"inductive invariant;{env} L {b.get('length')}, block sizes "
+                             f"{b.get('block_sizes')}, default allocation "
+                             f"{b.get('default_allocate_tokens')}, pool {b.get('pool_blocks')}, "
+                             f"one embedding rank per language rank; bounded rows at T in "
+                             f"{_ts(proved_t)} rest on it"))
             continue
-        depth = bmc_rows[0].bound.get("depth")
-        bounded = f"T in {_ts(proved_t)}, depth {depth}, L {bmc_rows[0].bound.get('length')}"
-        if all_t and all(r.verdict == "PROVED" for r in all_t):
-            extra = ""
-            if fp_rows and all(r.verdict == "PROVED" for r in fp_rows):
-                extra = (f"; all depths for T in {_ts({r.tp_size for r in fp_rows})} on the "
-                         f"small domain")
-            out.append(Entry(v, topo, name, ALL_T,
-                             f"every T (one rank against the rest), depth {depth}{extra}; "
-                             f"bounded: {bounded}"))
-        elif fp_rows and all(r.verdict == "PROVED" for r in fp_rows):
+        if not bounded or len(proved_t) < len(bounded):
+            why = "; every-T proof failed" if every else ""
+            out.append(Entry(v, topo, name, OPEN, f"not proved at every T{why}"))
+            continue
+        depth = bounded[0].bound.get("depth")
+        methods = sorted({r.method for r in bounded} - {EVERY_T})
+        detail = f"T in {_ts(proved_t)}, depth {depth}, L {bounded[0].bound.get('length')} " \
+                 f"({', '.join(methods)})"
+        if fp_rows and all(r.verdict == "PROVED" for r in fp_rows):
             b = fp_rows[0].bound
             out.append(Entry(v, topo, name, ALL_DEPTHS,
                              f"all depths for T in {_ts({r.tp_size for r in fp_rows})}, "
                              f"L {b.get('length')}, pool {b.get('pool_blocks')}, stale zeros; "
-                             f"bounded: {bounded}"))
+                             f"{detail}"))
         else:
-            why = "" if not fp_rows else \
-                f" (all-depth search: {', '.join(sorted({r.verdict for r in fp_rows}))})"
-            out.append(Entry(v, topo, name, BOUNDED, bounded + why))
+            out.append(Entry(v, topo, name, BOUNDED, detail))
     return out

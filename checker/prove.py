@@ -1,10 +1,18 @@
 """`ranksync prove`: every obligation of a configuration, checked against declared verdicts.
 
-An obligation is (variant, topology, T, property); each also carries the reachability of its
-premise, and every branch of protocol.md §8.3/§8.4 is a witness obligation of its own.
-Per (variant, topology, T): seeded simulation first (finds violations and witnesses fast),
-then BMC for whatever simulation did not settle: PROVED needs the solver, and so does
-UNREACHABLE. Groups run in parallel worker processes.
+An obligation is (variant, topology, T, property) or a witness (the reachability of a
+property's premise or of a branch of protocol.md §8.3/§8.4); `[every_t]` adds obligations
+for every T and every depth (checker/everyt.py). Evidence, cheapest first:
+
+1. seeded simulation of the concrete model at that T finds violations and reached witnesses
+   (it stops once everything the configuration declares VIOLATED / REACHABLE is found);
+2. a proof for every T and every depth (an inductive invariant, `[every_t]`) settles PROVED
+   and UNREACHABLE at every T; at T = 1 the properties that compare two ranks hold trivially;
+3. bounded model checking settles the rest, when the configuration allows it (`bmc = true`,
+   the CI configuration); otherwise the obligation stays UNKNOWN (undecided: never success).
+
+Every row says which evidence decided it (`method`) and its bound. Tasks run in parallel
+worker processes.
 """
 
 from __future__ import annotations
@@ -20,20 +28,25 @@ from ranksync.spec.properties import PROPERTIES, branch_witnesses
 from ranksync.spec.variants import get_variant
 
 from . import bmc
+from . import events as progress
 from .config import ProveConfig
-from .simulate import simulate
+from .simulate import SimResult, simulate
+
+PAIRWISE = ("seed_claim", "agreement", "handoff_agreement")  # vacuous at T = 1
+DECIDED = (bmc.PROVED, bmc.VIOLATED, bmc.REACHABLE, bmc.UNREACHABLE)
+EVERY_T = "every T (inductive invariant)"
 
 
 @dataclass
 class Row:
     variant: str
     topology: str
-    tp_size: int
-    kind: str  # "property" | "witness"
+    tp_size: int  # 0: every T (kind every_t)
+    kind: str  # "property" | "witness" | "every_t" | "fixpoint"
     name: str
     verdict: str
     expected: str | None
-    method: str  # "simulation" | "bmc"
+    method: str  # "simulation" | "bmc" | EVERY_T | "T = 1" | "induction" | "fixpoint"
     seconds: float
     step: int | None = None
     reason: str = ""
@@ -41,7 +54,11 @@ class Row:
 
     @property
     def ok(self) -> bool:
-        return self.verdict == self.expected and self.verdict != bmc.UNKNOWN
+        return self.verdict == self.expected and self.verdict in DECIDED
+
+    @property
+    def decided(self) -> bool:
+        return self.verdict in DECIDED
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -55,69 +72,142 @@ def bound_of(cfg: ModelConfig) -> dict[str, Any]:
             "default_allocate_tokens": list(cfg.default_alloc_range),
             "pool_blocks": cfg.pool_blocks, "embedding_tp_size": cfg.n_senders,
             "stale": cfg.stale, "faults": cfg.faults, "pool_pressure": cfg.pool_pressure,
-            "held": list(cfg.held),
-            "progress_bound": cfg.progress_bound}
+            "held": list(cfg.held), "progress_bound": cfg.progress_bound,
+            "what_ifs": cfg.what_ifs}
 
 
 def witness_names() -> list[str]:
     return [f"premise: {n}" for n in PROPERTIES] + list(branch_witnesses())
 
 
+def _simulate(pc: ProveConfig, cfg: ModelConfig, variant: str, props: list[str],
+              preds: dict[str, Any]) -> SimResult:
+    """Simulation until every declared violation and reachable witness is found."""
+    T, topo = cfg.tp_size, cfg.topology
+    want_v = {n for n in props if pc.expected(variant, topo, n, T) == bmc.VIOLATED}
+    want_w = {n for n in preds if pc.expected_witness(variant, topo, n, T) == bmc.REACHABLE}
+
+    def enough(s: SimResult) -> bool:
+        got_w = {f"premise: {n}" for n in s.premises} | set(s.branches)
+        return want_v <= set(s.violations) and want_w <= got_w
+
+    return simulate(cfg, variant, pc.simulations, pc.seed, enough)
+
+
 def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> list[Row]:
-    """All obligations of one (variant, topology, T)."""
+    """The bounded obligations of one (variant, topology, T)."""
+    g = (variant, topology, tp_size)
+    progress.post("start", g)
     cfg = pc.model_config(tp_size, topology)
     bound = bound_of(cfg)
-    t0 = time.perf_counter()
-    sim = simulate(cfg, variant, pc.simulations, pc.seed)
-    sim_dt = (time.perf_counter() - t0) / max(1, len(PROPERTIES))
-    u: bmc.Unrolling | None = None
-
-    def unrolling() -> bmc.Unrolling:
-        nonlocal u
-        if u is None:
-            u = bmc.build(cfg, get_variant(variant), int(pc.timeout_seconds * 1000))
-        return u
-
-    # what simulation left open goes to the solver, several questions per call
-    open_props = {n: p.bad for n, p in PROPERTIES.items() if n not in sim.violations}
-    preds = {f"premise: {n}": p.premise for n, p in PROPERTIES.items()}
+    props = pc.properties_of(variant)
+    preds = {f"premise: {n}": p.premise for n, p in PROPERTIES.items() if n in props}
     preds |= branch_witnesses(get_variant(variant))
+    t0 = time.perf_counter()
+    sim = _simulate(pc, cfg, variant, props, preds)
+    sim_dt = (time.perf_counter() - t0) / max(1, len(props) + len(preds))
     hits = {f"premise: {n}": h for n, h in sim.premises.items()} | sim.branches
-    open_wit = {n: p for n, p in preds.items() if n not in hits}
-    solved_p = bmc.check_many(unrolling(), open_props) if open_props else {}
-    solved_w = bmc.check_many(unrolling(), open_wit) if open_wit else {}
-    prop_verdict = {"unsat": bmc.PROVED, "sat": bmc.VIOLATED}
-    wit_verdict = {"unsat": bmc.UNREACHABLE, "sat": bmc.REACHABLE}
+    every = pc.every_t.get(variant, {}).get(topology, [])
 
     rows: list[Row] = []
-    for name in PROPERTIES:
+    todo_p: dict[str, Any] = {}
+    todo_w: dict[str, Any] = {}
+    for name in props:
         exp = pc.expected(variant, topology, name, tp_size)
         if name in sim.violations:
             rows.append(Row(variant, topology, tp_size, "property", name, bmc.VIOLATED, exp,
                             "simulation", sim_dt, sim.violations[name].step, bound=bound))
-            continue
-        r = solved_p[name]
-        rows.append(Row(variant, topology, tp_size, "property", name,
-                        prop_verdict.get(r.verdict, bmc.UNKNOWN), exp, "bmc", r.seconds,
-                        r.step, r.reason, bound))
-    for name in preds:
+        elif tp_size == 1 and name in PAIRWISE:
+            rows.append(Row(variant, topology, tp_size, "property", name, bmc.PROVED, exp,
+                            "T = 1", 0.0, reason="one rank cannot disagree with itself",
+                            bound=bound))
+        elif name in every:
+            rows.append(Row(variant, topology, tp_size, "property", name, bmc.PROVED, exp,
+                            EVERY_T, 0.0, bound=bound))
+        else:
+            todo_p[name] = PROPERTIES[name].bad
+    for name, pred in preds.items():
         exp = pc.expected_witness(variant, topology, name, tp_size)
         if name in hits:
             rows.append(Row(variant, topology, tp_size, "witness", name, bmc.REACHABLE, exp,
-                            "simulation", 0.0, hits[name].step, bound=bound))
+                            "simulation", sim_dt, hits[name].step, bound=bound))
+        elif name in every:
+            rows.append(Row(variant, topology, tp_size, "witness", name, bmc.UNREACHABLE, exp,
+                            EVERY_T, 0.0, bound=bound))
+        else:
+            todo_w[name] = pred
+    progress.post("settled", g, len(rows))
+    rows += _bmc_rows(pc, cfg, variant, todo_p, todo_w, bound,
+                      lambda n: progress.post("settled", g, n))
+    return rows
+
+
+def _bmc_rows(pc: ProveConfig, cfg: ModelConfig, variant: str, todo_p: dict[str, Any],
+              todo_w: dict[str, Any], bound: dict[str, Any],
+              on_settled: Callable[[int], None] | None = None) -> list[Row]:
+    """Bounded model checking of what simulation and the every-T proofs left open, several
+    questions per solver call; without `bmc` they stay undecided."""
+    T, topo = cfg.tp_size, cfg.topology
+    out = []
+    if not pc.bmc:
+        why = "needs bounded model checking, which this configuration does not run"
+        for name in todo_p:
+            out.append(Row(variant, topo, T, "property", name, bmc.UNKNOWN,
+                           pc.expected(variant, topo, name, T), "none", 0.0, reason=why,
+                           bound=bound))
+        for name in todo_w:
+            out.append(Row(variant, topo, T, "witness", name, bmc.UNKNOWN,
+                           pc.expected_witness(variant, topo, name, T), "none", 0.0, reason=why,
+                           bound=bound))
+        return out
+    u = bmc.build(cfg, get_variant(variant), int(pc.timeout_seconds * 1000)) \
+        if todo_p or todo_w else None
+    for kind, todo, yes, no in (("property", todo_p, bmc.VIOLATED, bmc.PROVED),
+                                ("witness", todo_w, bmc.REACHABLE, bmc.UNREACHABLE)):
+        if not todo or u is None:
             continue
-        r = solved_w[name]
-        rows.append(Row(variant, topology, tp_size, "witness", name,
-                        wit_verdict.get(r.verdict, bmc.UNKNOWN), exp, "bmc", r.seconds,
-                        r.step, r.reason, bound))
+        solved = bmc.check_many(u, todo, on_settled)
+        for name in todo:
+            r = solved[name]
+            exp = pc.expected(variant, topo, name, T) if kind == "property" else \
+                pc.expected_witness(variant, topo, name, T)
+            verdict = {"unsat": no, "sat": yes}.get(r.verdict, bmc.UNKNOWN)
+            out.append(Row(variant, topo, T, kind, name, verdict, exp, "bmc", r.seconds,
+                           r.step, r.reason, bound))
+    return out
+
+
+def check_every_t(pc: ProveConfig, variant: str, topology: str, _t: int = 0) -> list[Row]:
+    """The `[every_t]` obligations of one (variant, topology): the stored invariant."""
+    from . import everyt
+
+    progress.post("start", ("every_t", variant, topology, 0))
+    names = pc.every_t[variant][topology]
+    base = pc.model_config(2, topology)
+    bound = bound_of(base) | {"tp_size": "every T", "depth": "every depth",
+                              "embedding_tp_size": "one per language rank"}
+    try:
+        res = everyt.prove(base, variant, topology, names, int(pc.timeout_seconds * 1000))
+    except everyt.InvariantError as e:
+        res = [{"name": n, "verdict": bmc.UNKNOWN, "seconds": 0.0, "reason": str(e),
+                "env": ""} for n in names]
+    rows = []
+    for r in res:
+        wit = r["name"] not in PROPERTIES
+        proved = bmc.UNREACHABLE if wit else bmc.PROVED
+        verdict = proved if r["verdict"] == "PROVED" else r["verdict"]
+        b = bound | ({"env": "any (havoc)"} if r["env"] == "havoc" else {})
+        rows.append(Row(variant, topology, 0, "every_t", r["name"], verdict, proved,
+                        "induction", r["seconds"], reason=r["reason"], bound=b))
     return rows
 
 
 def check_fixpoint(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> list[Row]:
-    """All-depth search of the small domain; a violation there that the bounded proof of the
-    same T declares PROVED means the bound was too small, and fails the run."""
+    """All-depth explicit search of a small domain at one T; a violation there that the
+    bounded proof of the same T declares PROVED means the bound was too small."""
     from .fixpoint import ALWAYS, search
 
+    progress.post("start", ("fixpoint", variant, topology, tp_size))
     cfg = pc.fixpoint_config(tp_size, topology)
     fp = search(cfg, variant, int(pc.fixpoint.get("max_depth", 60)),
                 int(pc.fixpoint.get("max_states", 200_000)))
@@ -133,56 +223,74 @@ def check_fixpoint(pc: ProveConfig, variant: str, topology: str, tp_size: int) -
     return rows
 
 
-def check_all_t(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> list[Row]:
-    """Per-rank properties for every T (topology b), by assume-guarantee over one rank. A
-    VIOLATED here may be spurious (the rest of the group is over-approximated): it only means
-    no claim for all T; UNKNOWN and VACUOUS fail the run."""
-    from . import alltp
-
-    cfg = pc.model_config(1, "b")
-    bound = bound_of(cfg) | {"tp_size": "all", "embedding_tp_size": "T"}
-    rows = []
-    for name in alltp.PER_RANK:
-        r = alltp.check(cfg, variant, name, int(pc.timeout_seconds * 1000))
-        exp = r.verdict if r.verdict in (bmc.PROVED, bmc.VIOLATED) else bmc.PROVED
-        rows.append(Row(variant, "b", 0, "all_t", name, r.verdict, exp, "assume-guarantee",
-                        r.seconds, r.step, r.reason, bound))
-    return rows
-
-
 def groups(pc: ProveConfig) -> list[tuple[str, str, int]]:
     gs = [(v, t, n) for v in pc.variants for t in pc.topologies for n in pc.tp_sizes]
     return sorted(gs, key=lambda g: -g[2])  # largest first: better packing on few workers
 
 
+def tasks(pc: ProveConfig) -> list[tuple[Callable[..., list[Row]], tuple[str, str, int]]]:
+    work: list[tuple[Callable[..., list[Row]], tuple[str, str, int]]] = [
+        (check_every_t, (v, t, 0)) for v, tops in pc.every_t.items() for t in tops
+        if v in pc.variants and t in pc.topologies]
+    work += [(check_group, g) for g in groups(pc)]
+    work += [(check_fixpoint, g) for g in pc.fixpoint_groups()]
+    return work
+
+
 def run_all(pc: ProveConfig, jobs: int | None = None,
-            on_group: Callable[[tuple[str, str, int], list[Row]], None] | None = None
-            ) -> list[Row]:
+            on_group: Callable[[tuple[str, str, int], list[Row]], None] | None = None,
+            on_event: Callable[[progress.Event], None] | None = None) -> list[Row]:
+    """Every task of `pc`; `on_group` gets each task's rows, `on_event` the progress events
+    of checker/events.py (from the worker processes too)."""
     jobs = jobs or pc.jobs
     out: list[Row] = []
-    work = [(check_group, g) for g in groups(pc)] + [(check_fixpoint, g)
-                                                     for g in pc.fixpoint_groups()]
-    work += [(check_all_t, (v, "b", 0)) for v in pc.all_t]
+    work = tasks(pc)
     if jobs <= 1:
-        for fn, g in work:
-            rows = fn(pc, *g)
-            out += rows
-            if on_group:
-                on_group(g, rows)
+        progress.install(on_event)
+        try:
+            for fn, g in work:
+                rows = fn(pc, *g)
+                out += rows
+                if on_group:
+                    on_group(g, rows)
+        finally:
+            progress.install(None)
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
+        with progress.relay(on_event) as init, \
+                ProcessPoolExecutor(max_workers=jobs, **init) as ex:
             futs = {ex.submit(fn, pc, *g): g for fn, g in work}
             for f in as_completed(futs):
                 rows = f.result()
                 out += rows
                 if on_group:
                     on_group(futs[f], rows)
-    kinds = {"property": 0, "fixpoint": 1, "all_t": 2, "witness": 3}
-    return sorted(out, key=lambda r: (r.variant, r.topology, r.tp_size, kinds[r.kind]))
+    out = settle(out)
+    kinds = {"every_t": 0, "property": 1, "fixpoint": 2, "witness": 3}
+    return sorted(out, key=lambda r: (r.variant, r.topology, kinds[r.kind], r.tp_size))
+
+
+def settle(rows: list[Row]) -> list[Row]:
+    """A bounded row that rests on an every-T proof is only as good as that proof."""
+    proofs = {(r.variant, r.topology, r.name): r for r in rows if r.kind == "every_t"}
+    for r in rows:
+        if r.method != EVERY_T:
+            continue
+        p = proofs.get((r.variant, r.topology, r.name))
+        if p is None or not p.ok:
+            r.verdict = bmc.UNKNOWN
+            r.reason = "the every-T proof it rests on failed" + (f": {p.reason}" if p else "")
+    return rows
 
 
 def iter_failures(rows: list[Row]) -> Iterator[Row]:
     return (r for r in rows if not r.ok)
+
+
+def exit_code(rows: list[Row]) -> int:
+    """0 every verdict as declared; 1 a decided verdict differs; 3 only undecided ones."""
+    if any(r.decided and not r.ok for r in rows):
+        return 1
+    return 3 if any(not r.decided for r in rows) else 0
 
 
 def cached_run_all(cache: dict[Any, list[Row]], pc: ProveConfig) -> list[Row]:

@@ -9,6 +9,7 @@ Runs are deterministic for a given seed.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +61,7 @@ def _rows(cfg: ModelConfig, receivers: list[int], rng: random.Random, p_stale: f
 
 
 def random_scenario(cfg: ModelConfig, variant: str, rng: random.Random) -> Scenario:
-    T, E = cfg.tp_size, cfg.n_senders
+    T = cfg.tp_size
     lo, hi = cfg.length_range
     v = get_variant(variant)
     if cfg.topology == "a":
@@ -75,6 +76,17 @@ def random_scenario(cfg: ModelConfig, variant: str, rng: random.Random) -> Scena
     held_one = rng.randint(h0, h1) if rng.random() < 0.3 else h0
     held = [rng.randint(h0, h1) if cfg.pool_pressure == "per_rank" and rng.random() < 0.3
             else held_one for _ in range(T)]
+    return Scenario(cfg=cfg, variant=variant, length=rng.randint(lo, hi),
+                    bs=rng.choice(cfg.block_sizes),
+                    default_tokens=rng.randint(*cfg.default_alloc_range),
+                    receivers=receivers, aux0=aux0, aux1=aux1, held=held,
+                    schedule=random_schedule(cfg, data, rng))
+
+
+def random_schedule(cfg: ModelConfig, data: list[int], rng: random.Random
+                    ) -> list[dict[str, Any]]:
+    """cfg.depth random steps as the configuration allows (`data`: the ranks that get data)."""
+    T, E = cfg.tp_size, cfg.n_senders
     p_env = rng.choice([0.3, 0.6, 0.9])  # how eager this run's environment is
     eager_tail = rng.random() < 0.4
     schedule = []
@@ -104,10 +116,7 @@ def random_scenario(cfg: ModelConfig, variant: str, rng: random.Random) -> Scena
             "taken_aux": [[[a, b] for a, b in zip(x, y, strict=True)]
                           for x, y in zip(t0, t1, strict=True)],
         })
-    return Scenario(cfg=cfg, variant=variant, length=rng.randint(lo, hi),
-                    bs=rng.choice(cfg.block_sizes),
-                    default_tokens=rng.randint(*cfg.default_alloc_range),
-                    receivers=receivers, aux0=aux0, aux1=aux1, held=held, schedule=schedule)
+    return schedule
 
 
 def eager_step(cfg: ModelConfig) -> dict[str, Any]:
@@ -117,7 +126,9 @@ def eager_step(cfg: ModelConfig) -> dict[str, Any]:
             "others_free": [], "others_alloc": [], "lang": True}
 
 
-def simulate(cfg: ModelConfig, variant: str, runs: int, seed: int = 0) -> SimResult:
+def simulate(cfg: ModelConfig, variant: str, runs: int, seed: int = 0,
+             enough: Callable[[SimResult], bool] | None = None) -> SimResult:
+    """`runs` seeded random runs, or fewer once `enough` says every wanted hit is found."""
     rng = random.Random(f"{seed}/{variant}/{cfg}")
     o = PyOps(cfg.block_sizes)
     out = SimResult()
@@ -139,4 +150,6 @@ def simulate(cfg: ModelConfig, variant: str, runs: int, seed: int = 0) -> SimRes
         scan({n: p.bad for n, p in PROPERTIES.items()}, out.violations, run, sc)
         scan({n: p.premise for n, p in PROPERTIES.items()}, out.premises, run, sc)
         scan(branches, out.branches, run, sc)
+        if enough is not None and enough(out):
+            break
     return out

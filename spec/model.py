@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 from . import allocator, content
 from . import embedding as emb
+from .branches import LangObs
 from .config import ModelConfig
-from .language import LangObs, process_multimodal_language_queue
+from .language import process_multimodal_language_queue
 from .ops import Ops, Term
 from .state import Leftovers, State, copy_state, init_state
 from .variants import Variant

@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import content as ids
-from .config import ModelConfig
-from .language import (
+from .branches import (
     PRE_HANDSHAKE_FAILED,
     PRE_INIT,
     TR_FAILED,
@@ -23,6 +22,7 @@ from .language import (
     TR_WAIT_RESUME,
     LangObs,
 )
+from .config import ModelConfig
 from .model import Run, StepRecord
 from .variants import Variant
 

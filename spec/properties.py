@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from . import content as ids
-from .config import ModelConfig
-from .language import (
+from .branches import (
     LEFT_MOCK,
     LEFT_NO,
     LEFT_REMOVED,
@@ -27,6 +26,7 @@ from .language import (
     TR_WAIT_RESUME,
     LangObs,
 )
+from .config import ModelConfig
 from .model import Run
 from .ops import Ops, Term
 from .state import DONE, FAILED_OUT

@@ -14,9 +14,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from . import allocator, buffers
-from .config import FAILED, SUCCESS, TRANSFERRING, ModelConfig
-from .embedding import Params, collective
-from .language import (
+from .branches import (
     LEFT_MOCK,
     LEFT_NO_MM,
     TR_FAILED,
@@ -36,6 +34,8 @@ from .language import (
     poll_if,
     send_message,
 )
+from .config import FAILED, SUCCESS, TRANSFERRING, ModelConfig
+from .embedding import Params, collective
 from .ops import Ops, Term
 from .state import DONE, RESUME_MSG, TRANSFER, LangRank, State
 from .variants import Variant

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import z3
-from ranksync.spec.config import ModelConfig
+from ranksync.spec.config import FAILED, ModelConfig
 from ranksync.spec.embedding import Params
 from ranksync.spec.ops import PyOps, Z3Ops
 from ranksync.spec.state import LangRank, Leftovers, Sender, Session, State, init_state
@@ -28,7 +28,7 @@ OUTBOX_FIELDS = ("valid", "status")
 @dataclass(frozen=True)
 class Capacity:
     inbox: int = 3  # pending language -> embedding messages per session
-    outbox: int = 3  # pending status messages per session
+    outbox: int = 2  # pending status messages per session (frame.canonical_statuses)
     chunks: int = 3  # queued chunks per sender
 
 
@@ -123,13 +123,35 @@ def _choose(o: Z3Ops, hit: list[Any], vals: list[Any]) -> Any:
     return out
 
 
+def canonical_statuses(o: Z3Ops, slots: list[dict[str, Any]], first: Any
+                       ) -> list[dict[str, Any]]:
+    """The pending status messages of a session, merged into at most two with the same
+    effect: `language_thread` applies them all at once with `update_status` (absent -> s;
+    Failed wins; else the maximum), and for any earlier status
+        [.., s1, s2] (no Failed) == [max(s1, s2)],   [.., Failed] == [Failed],
+        [Failed, s] == "s, whatever came before".
+    So the pending list is [], [s], [Failed] or [Failed, max of what follows the last
+    Failed]: the queue needs no bound (only the trace's `delivered` list would differ)."""
+    pend = [o.And(m["valid"], j >= first) for j, m in enumerate(slots)]
+    failed_at = [o.And(p, m["status"] == FAILED) for p, m in zip(pend, slots, strict=True)]
+    any_failed = o.Or(*failed_at)
+    best: Any = -1  # max of the non-Failed pending statuses after the last Failed
+    for k, (p, m) in enumerate(zip(pend, slots, strict=True)):
+        later_fail = o.Or(*failed_at[k + 1:])
+        take = o.And(p, m["status"] != FAILED, o.Not(later_fail))
+        best = o.If(o.And(take, m["status"] > best), m["status"], best)
+    has_best = best >= 0
+    return [{"valid": any_failed, "status": FAILED},
+            {"valid": has_best, "status": o.If(has_best, best, 0)}]
+
+
 def normalize(o: Z3Ops, st: State, cap: Capacity) -> tuple[State, Any]:
     """A successor state in frame shape, and whether it overflowed the capacities."""
     over = []
     sess = []
     for s in st.sess:
         inbox, o1 = _pack(o, s.inbox, s.inbox_next, cap.inbox)
-        outbox, o2 = _pack(o, s.outbox, s.outbox_next, cap.outbox)
+        outbox, o2 = canonical_statuses(o, s.outbox, s.outbox_next), False
         kw = {f.name: getattr(s, f.name) for f in fields(s)}
         kw.update(inbox=inbox, outbox=outbox, inbox_next=0, outbox_next=0)
         sess.append(Session(**kw))
@@ -141,7 +163,8 @@ def normalize(o: Z3Ops, st: State, cap: Capacity) -> tuple[State, Any]:
         kw["cq"] = list(x.cq[:cap.chunks])
         send.append(Sender(**kw))
     out = State(lang=st.lang, sess=sess, send=send, encoded=st.encoded, src_alive=st.src_alive,
-                src_frees=st.src_frees, deadlock=st.deadlock, faulted=st.faulted)
+                src_frees=st.src_frees, deadlock=st.deadlock, faulted=st.faulted,
+                failed_any=st.failed_any)
     return out, o.Or(*over)
 
 

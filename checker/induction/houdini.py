@@ -11,6 +11,7 @@ induction (a solver model of the pre-state and the step), never a bare "no".
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from ranksync.spec.variants import Variant
 
 from .clauses import Clause
 from .query import Cls, Env, Query, as_bool, build, envs, init_query, instances, premise_pairs
+from .walk import walk_drops
 
 POST_PAIRS = [(0, 1), (1, 0)]
 
@@ -71,8 +73,10 @@ def _true(m: z3.ModelRef, t: Any) -> bool:
 
 
 def houdini(base: ModelConfig, v: Variant, env: Env, cands: list[Clause], timeout_ms: int,
-            log: Callable[[str], None] = lambda s: None) -> Outcome:
+            log: Callable[[str], None] = lambda s: None, with_witnesses: bool = True,
+            walk: bool = True, seed: int = 0) -> Outcome:
     t0 = time.perf_counter()
+    rng = random.Random(seed)
     out = Outcome(kept=list(cands), dropped={}, queries=0, seconds=0.0)
     # Init
     o, st, p, asm = init_query(base, v)
@@ -96,36 +100,51 @@ def houdini(base: ModelConfig, v: Variant, env: Env, cands: list[Clause], timeou
             out.dropped[c] = "init"
         out.kept = [c for c in out.kept if c not in bad]
     log(f"init: {len(out.kept)} of {len(cands)} candidates hold")
-    terms = {cls: Terms(build(base, v, env, cls)) for cls in ("env", "lang")}
+    terms = {cls: Terms(build(base, v, env, cls, with_witnesses=with_witnesses))  # type: ignore[arg-type]
+             for cls in ("env", "lang")}
+    # Rounds: the premise is every candidate kept when the round starts (blasted once, in an
+    # incremental solver); within a round each model drops what it breaks. A model of a
+    # stronger premise is a model of the weaker one, so every drop is justified; a round
+    # ends when nothing more breaks under its premise, and Houdini when a round drops nothing.
     changed = True
     while changed:
         changed = False
         for cls, tm in terms.items():
             tm.add(out.kept)
+            s = z3.SolverFor("QF_BV")
+            s.set("timeout", timeout_ms)
+            s.add(*tm.q.assumptions)
+            for c in out.kept:
+                s.add(*tm.pre[c])
+            live = list(out.kept)
+            k = 0
             while True:
-                s = solver(timeout_ms)
-                s.add(*tm.q.assumptions)
-                for c in out.kept:
-                    s.add(*tm.pre[c])
-                goal = [z3.Not(tm.post[c]) for c in out.kept] + [as_bool(tm.q.overflow)]
-                s.add(z3.Or(*goal))
+                k += 1
+                goal = z3.Bool(f"goal#{k}")
+                s.add(z3.Implies(goal, z3.Or(*[z3.Not(tm.post[c]) for c in live],
+                                                 as_bool(tm.q.overflow))))
                 out.queries += 1
-                r = s.check()
+                r = s.check(goal)
                 if r == z3.unsat:
                     break
                 if r == z3.unknown:
                     out.failure = f"{cls}: solver {s.reason_unknown()}"
                     return _done(out, t0)
                 m = s.model()
-                bad = [c for c in out.kept if not _true(m, tm.post[c])]
+                bad = [c for c in live if not _true(m, tm.post[c])]
                 if not bad:  # only the overflow: the candidates cannot bound the queues
                     out.failure, out.model, out.query = f"{cls}: queue overflow", m, tm.q
                     return _done(out, t0)
+                more = walk_drops(tm.q, m, [c for c in live if c not in bad], rng) \
+                    if walk else set()
                 for c in bad:
                     out.dropped[c] = cls
-                out.kept = [c for c in out.kept if c not in bad]
+                for c in more:
+                    out.dropped[c] = f"{cls} (walk)"
+                live = [c for c in live if c not in bad and c not in more]
                 changed = True
-                log(f"{cls}: dropped {len(bad)}, {len(out.kept)} left")
+                log(f"{cls}: dropped {len(bad)} + {len(more)} by walks, {len(live)} left")
+            out.kept = live
     return _done(out, t0)
 
 

@@ -3,30 +3,41 @@
 An invariant clause speaks of one rank `i` (or two, `i` and `j`), of a block `b` of a rank,
 and of the globals `g`. This module turns a `State` (of Python values or of Z3 terms) into
 those names; the same code serves mining (on reachable concrete states) and checking (on a
-frame). Besides the state variables themselves it names a few *views* that invariants of
-this protocol need: the current allocation's blocks seen through the buffers and the
-allocator (`a0.owned`, `a0.content0`, ...), the session record's blocks likewise, and the
-pending messages in the two queues.
+frame). Besides the state variables it names *views* that say what the protocol would do
+next, computed by the model's own functions:
+
+- `wh.*` (would hand off): the final assembly this rank would run if the reduced status were
+  Success now (`_final_assembly` on `get_buf` or the resumed assembly): length, intact, mock,
+  more ids than `embedding_length`;
+- `wd.*` (would decide): the Transferring procedure's (L, S) with this rank's own values (the
+  cache, or its local `get_buf` before any all-reduce), and whether L > S;
+- `wr.*` (would write): what the next chunk for this rank's session would do with its record:
+  tokens, partial, whether it writes only blocks the request owns, whether the worker dies;
+- `a.*` / `r.*`: the current allocation and the session record's blocks seen through the
+  allocator (all owned, all distinct, the record names the allocation);
+- `s.inq.*` / `s.outq.*`: the pending messages of the two queues.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from ranksync.spec.config import ModelConfig
+from ranksync.spec import buffers
+from ranksync.spec.config import FAILED, SUCCESS, TRANSFERRING, ModelConfig
 from ranksync.spec.embedding import Params
 from ranksync.spec.ops import Ops, Term
-from ranksync.spec.state import INIT_MSG, RESUME_MSG, LangRank, Session, State
+from ranksync.spec.state import ALL_SESSIONS, INIT_MSG, RESUME_MSG, LangRank, Session, State
 
-LANG_SKIP = {"embedding_indices", "free_slots", "held_slots", "owned", "nfree", "nheld",
-             "content", "cnt", "aux0", "aux1", "aux_room", "partial_content", "partial_mrope"}
-SESS_SKIP = {"inbox", "outbox", "inbox_next", "outbox_next", "rec_dst"}
-SEND_SKIP = {"cq"}
-GLOBALS = ("encoded", "src_alive", "src_frees", "deadlock", "faulted")
+LANG = ("phase", "waiting_for_input", "status", "conclude_state", "aborted", "n_indices",
+        "cached", "partial_total", "partial_delta", "partial_sent_tokens", "partial_len",
+        "resume_pending", "draining", "n_free", "n_held")
+SESS = ("record", "rec_sent_tokens", "rec_allocated_tokens", "rec_n_dst", "src_known",
+        "failed_session", "landed", "awaiting_chunk", "cancel_sent", "cancel_done")
+SEND = ("inits", "infos", "status", "chunks", "worker_dead")
+GLOBALS = ("encoded", "src_alive", "src_frees", "deadlock", "faulted", "failed_any")
 
 
 class Lazy(Mapping[str, Term]):
@@ -65,31 +76,100 @@ def _kind(x: Any) -> str:
         else "int"
 
 
-def _views(o: Ops, cfg: ModelConfig, lr: LangRank, idx: list[Term], n: Term, pre: str
-           ) -> dict[str, Term]:
-    """Block list `idx[:n]` seen through the rank's allocator and buffers, entry by entry."""
-    out: dict[str, Term] = {}
-    S = cfg.slots
-    for q, b in enumerate(idx):
-        k = f"{pre}{q}"
-        out[f"{k}.live"] = q < n
-        out[f"{k}.owned"] = o.select(lr.owned, b, False)
-        out[f"{k}.nfree"] = o.select(lr.nfree, b, 0)
-        out[f"{k}.cnt"] = o.select(lr.cnt, b, 0)
-        for s in range(S):
-            out[f"{k}.content{s}"] = o.select(lr.content, b * S + s, 0)
-    out[f"{pre}0.aux0"] = o.select(lr.aux0, idx[0], 0)
-    out[f"{pre}0.aux1"] = o.select(lr.aux1, idx[0], 0)
-    out[f"{pre}0.room"] = o.select(lr.aux_room, idx[0], False)
-    for q1 in range(len(idx)):
-        for q2 in range(q1 + 1, len(idx)):
-            out[f"{pre}{q1}.same{q2}"] = idx[q1] == idx[q2]
-    return out
+def _group(make: Callable[[], dict[str, Term]]) -> Callable[[str], Term]:
+    """A getter for the names one memoized call of `make` computes."""
+    memo: list[dict[str, Term]] = []
+
+    def get(k: str) -> Term:
+        if not memo:
+            memo.append(make())
+        return memo[0][k]
+    return get
 
 
-def _queues(o: Ops, ss: Session, idx: list[Term]) -> dict[str, Term]:
-    """The pending messages of both queues; the newest pending resume's fields, and whether
-    its blocks are the current allocation's."""
+# -- views ------------------------------------------------------------------------------
+def _blocks_view(o: Ops, lr: LangRank, idx: list[Term], n: Term) -> dict[str, Term]:
+    live = [q < n for q in range(len(idx))]
+    return {
+        "owned": o.And(*[o.Or(o.Not(lv), o.select(lr.owned, b, False))
+                         for lv, b in zip(live, idx, strict=True)]),
+        "distinct": o.And(*[o.Or(o.Not(live[q2]), idx[q1] != idx[q2])
+                            for q1 in range(len(idx)) for q2 in range(q1 + 1, len(idx))]),
+        "none_free": o.And(*[o.Or(o.Not(lv), o.select(lr.nfree, b, 0) == 0)
+                             for lv, b in zip(live, idx, strict=True)]),
+    }
+
+
+def _data(o: Ops, cfg: ModelConfig, lr: LangRank, ss: Session, p: Params) -> dict[str, Term]:
+    """Is the data where this request expects it? The cache holds tokens [0, partial_len)
+    (read with the writer's strides); the current allocation holds, from position `base`
+    (partial_len if cached, else 0), the tokens that have landed since, each block written
+    with the stride a full read will use."""
+    P = cfg.positions
+    cache_ok = o.And(*[o.Or(pos >= lr.partial_len, o.And(
+        lr.partial_content[pos] == pos, *[lr.partial_mrope[3 * pos + j] == 3 * pos + j
+                                          for j in range(3)])) for pos in range(P)])
+    base = o.If(lr.cached, lr.partial_len, 0)
+    filled = ss.landed - base
+    conds = []
+    for q, blk in enumerate(lr.embedding_indices):
+        for s in range(cfg.slots):
+            pos = o.mul(q, p.bs) + s
+            inside = o.And(q < lr.n_indices, s < p.bs, pos < filled)
+            c = o.select(lr.content, blk * cfg.slots + s, 0)
+            conds.append(o.Or(o.Not(inside), c == base + pos))
+        start = o.mul(q, p.bs)
+        stride = o.Min(p.bs, filled - start)
+        conds.append(o.Or(o.Not(o.And(q < lr.n_indices, start < filled)),
+                          o.select(lr.cnt, blk, 0) == stride))
+    first = lr.embedding_indices[0]
+    aligned = o.mul(o.floor_div(lr.partial_len, p.bs), p.bs) == lr.partial_len
+    return {"cache_ok": cache_ok, "alloc_ok": o.And(*conds), "aligned": aligned,
+            "aux_ok": o.And(o.select(lr.aux0, first, 0) == p.length,
+                            o.select(lr.aux1, first, 0) == p.delta),
+            "filled": filled}
+
+
+def _pool(o: Ops, lr: LangRank) -> dict[str, Term]:
+    """The allocator's ghost counts summed over blocks."""
+    return {"free_sum": o.Sum(list(lr.nfree)), "held_sum": o.Sum(list(lr.nheld)),
+            "owned": o.count(list(lr.owned))}
+
+
+def _would_handoff(o: Ops, cfg: ModelConfig, lr: LangRank, p: Params) -> dict[str, Term]:
+    from ranksync.spec.branches import LangObs
+    from ranksync.spec.transfer import _final_assembly
+
+    ob = LangObs()
+    rd = buffers.get_buf(o, cfg, lr, p.bs)
+    over = _final_assembly(o, cfg, lr, p, ob, True, lr.cached, rd)
+    return {"k": ob.length, "intact": ob.intact, "mock": ob.vals["mock"], "overlong": over,
+            "emb_len": ob.vals["emb_len"]}
+
+
+def _would_decide(o: Ops, cfg: ModelConfig, lr: LangRank, p: Params) -> dict[str, Term]:
+    rd = buffers.get_buf(o, cfg, lr, p.bs)
+    total = o.If(lr.cached, lr.partial_total, rd.n)
+    sent = o.If(lr.cached, lr.partial_sent_tokens, rd.k)
+    return {"total": total, "sent": sent, "dec": total > sent, "aux0": rd.n, "k": rd.k}
+
+
+def _would_write(o: Ops, cfg: ModelConfig, lr: LangRank, ss: Session, p: Params
+                 ) -> dict[str, Term]:
+    remaining = p.length - ss.rec_sent_tokens
+    tokens = o.Min(remaining, ss.rec_allocated_tokens)
+    d = o.ceil_div(tokens, p.bs)
+    return {
+        "tokens": tokens, "partial": remaining > ss.rec_allocated_tokens,
+        "dies": d > ss.rec_n_dst,
+        "owned": o.And(*[o.Or(q >= d, o.select(lr.owned, b, False))
+                         for q, b in enumerate(ss.rec_dst)]),
+    }
+
+
+def _queues(o: Ops, ss: Session, idx: list[Term], n: Term) -> dict[str, Term]:
+    """The pending messages of both queues; the newest pending init/resume and whether its
+    blocks are the current allocation."""
     out: dict[str, Term] = {}
     pend_in = [o.And(m["valid"], j >= ss.inbox_next) for j, m in enumerate(ss.inbox)]
     out["inq.count"] = o.count(pend_in)
@@ -97,15 +177,16 @@ def _queues(o: Ops, ss: Session, idx: list[Term]) -> dict[str, Term]:
         is_k = [o.And(p, m["kind"] == kind) for p, m in zip(pend_in, ss.inbox, strict=True)]
         out[f"inq.{tag}s"] = o.count(is_k)
         last: dict[str, Term] = {k: 0 for k in ("sent", "allocated", "n")}
-        blocks: list[Term] = [0] * len(idx)
+        same: Term = False
         for hit, m in zip(is_k, ss.inbox, strict=True):
             for k in last:
                 last[k] = o.If(hit, m[k], last[k])
-            blocks = [o.If(hit, x, y) for x, y in zip(m["blocks"], blocks, strict=True)]
+            same = o.If(hit, o.And(m["n"] == n, *[o.Or(q >= n, b == a) for q, (b, a) in
+                                                   enumerate(zip(m["blocks"], idx, strict=True))]),
+                        same)
         for k, v in last.items():
             out[f"inq.{tag}.{k}"] = v
-        for q, (b, a) in enumerate(zip(blocks, idx, strict=True)):
-            out[f"inq.{tag}.blocks{q}_is_a{q}"] = b == a
+        out[f"inq.{tag}.is_a"] = same
     pend_out = [o.And(m["valid"], j >= ss.outbox_next) for j, m in enumerate(ss.outbox)]
     out["outq.count"] = o.count(pend_out)
     hi: Term = -1
@@ -114,72 +195,89 @@ def _queues(o: Ops, ss: Session, idx: list[Term]) -> dict[str, Term]:
     out["outq.max"] = hi
     out["outq.failed"] = o.Or(*[o.And(p, m["status"] == 0)
                                 for p, m in zip(pend_out, ss.outbox, strict=True)])
+    out["outq.success"] = o.Or(*[o.And(p, m["status"] == SUCCESS)
+                                 for p, m in zip(pend_out, ss.outbox, strict=True)])
+    # every pending message is one the protocol sends
+    out["outq.ok"] = o.And(*[o.Or(o.Not(p), m["status"] == FAILED, m["status"] == TRANSFERRING,
+                                  m["status"] == SUCCESS)
+                             for p, m in zip(pend_out, ss.outbox, strict=True)])
+    out["inq.ok"] = o.And(*[o.Or(o.Not(p), m["kind"] == INIT_MSG, m["kind"] == RESUME_MSG)
+                            for p, m in zip(pend_in, ss.inbox, strict=True)])
     return out
 
 
-def _group(make: Callable[[], dict[str, Term]], keys: list[str]
-           ) -> dict[str, Callable[[], Term]]:
-    """Thunks for `keys`, all served by one memoized call of `make`."""
-    memo: list[dict[str, Term]] = []
+def _chunks_for(o: Ops, snd: Any, r: int) -> Term:
+    """Queued chunks whose target includes session r."""
+    return o.count([o.And(q < snd.chunks, o.Or(t == ALL_SESSIONS, t == r))
+                    for q, t in enumerate(snd.cq)])
 
-    def get(k: str) -> Term:
-        if not memo:
-            memo.append(make())
-        return memo[0][k]
-    return {k: partial(get, k) for k in keys}
+
+def _rest_all(o: Ops, snd: Any) -> Term:
+    """The shard queue's free slots hold ALL_SESSIONS (what a chunk queued without a target
+    becomes: `scheduler_send_first_chunk` only counts it)."""
+    return o.And(*[o.Or(q < snd.chunks, t == ALL_SESSIONS) for q, t in enumerate(snd.cq)])
 
 
 def rank(o: Ops, cfg: ModelConfig, st: State, p: Params, r: int) -> Lazy:
     """Every name of rank r: its language state, its session, its sender, and views."""
     lr, ss = st.lang[r], st.sess[r]
     snd = st.send[cfg.sender_of(r)]
-    mb = cfg.max_blocks
 
     def make() -> dict[str, Callable[[], Term]]:
         out: dict[str, Callable[[], Term]] = {}
-        for rec, pre, skip in ((lr, "", LANG_SKIP), (ss, "s.", SESS_SKIP),
-                               (snd, "e.", SEND_SKIP)):
-            for f in fields(rec):
-                if f.name not in skip:
-                    out[pre + f.name] = partial(getattr, rec, f.name)
-        out["e.cq0"] = partial(operator.getitem, snd.cq, 0)
-        out["receives"] = partial(operator.getitem, p.receives, r)
-        for pre, idx, n in (("a", lr.embedding_indices, lr.n_indices),
-                            ("r", ss.rec_dst, ss.rec_n_dst)):
-            out.update(_group(partial(_views, o, cfg, lr, idx, n, pre), _view_names(cfg, pre)))
-        for q in range(mb):
-            out[f"r{q}.is_a{q}"] = partial(operator.eq, ss.rec_dst[q], lr.embedding_indices[q])
-        qkeys = [f"s.{k}" for k in _queue_names(mb)]
-        out.update(_group(partial(_prefixed, "s.", partial(_queues, o, ss,
-                                                           lr.embedding_indices)), qkeys))
-        for pos in range(cfg.positions):
-            out[f"partial_content{pos}"] = partial(operator.getitem, lr.partial_content, pos)
+        for recd, pre, names in ((lr, "", LANG), (ss, "s.", SESS), (snd, "e.", SEND)):
+            for nm in names:
+                out[pre + nm] = partial(getattr, recd, nm)
+        out["e.mine"] = partial(_chunks_for, o, snd, r)
+        out["e.rest_all"] = partial(_rest_all, o, snd)
+        for k in range(len(lr.free_slots)):  # the deques, slot by slot (block ids)
+            out[f"free{k}"] = partial(_entry, lr.free_slots, k)
+            out[f"held{k}"] = partial(_entry, lr.held_slots, k)
+        for q in range(len(lr.embedding_indices)):
+            out[f"idx{q}"] = partial(_entry, lr.embedding_indices, q)
+        out["receives"] = partial(_id, p.receives[r])
+        views: list[tuple[str, Callable[[], dict[str, Term]], list[str]]] = [
+            ("a.", partial(_blocks_view, o, lr, lr.embedding_indices, lr.n_indices),
+             ["owned", "distinct", "none_free"]),
+            ("r.", partial(_blocks_view, o, lr, ss.rec_dst, ss.rec_n_dst),
+             ["owned", "distinct", "none_free"]),
+            ("wh.", partial(_would_handoff, o, cfg, lr, p),
+             ["k", "intact", "mock", "overlong", "emb_len"]),
+            ("wd.", partial(_would_decide, o, cfg, lr, p), ["total", "sent", "dec", "aux0", "k"]),
+            ("wr.", partial(_would_write, o, cfg, lr, ss, p),
+             ["tokens", "partial", "dies", "owned"]),
+            ("d.", partial(_data, o, cfg, lr, ss, p), ["cache_ok", "alloc_ok", "aux_ok",
+                                                       "filled", "aligned"]),
+            ("pool.", partial(_pool, o, lr), ["free_sum", "held_sum", "owned"]),
+            ("s.", partial(_queues, o, ss, lr.embedding_indices, lr.n_indices),
+             [f"inq.{x}" for x in ("count", "inits", "resumes", "init.sent", "init.allocated",
+                                   "init.n", "init.is_a", "resume.sent", "resume.allocated",
+                                   "resume.n", "resume.is_a")]
+             + ["outq.count", "outq.max", "outq.failed", "outq.success", "outq.ok",
+                "inq.ok"]),
+        ]
+        for pre, make_v, vkeys in views:
+            get = _group(make_v)
+            for vk in vkeys:
+                out[pre + vk] = partial(get, vk)
+        out["r.is_a"] = partial(_record_is_alloc, o, lr, ss)
         return out
 
     return Lazy(make)
 
 
-def _prefixed(pre: str, make: Callable[[], dict[str, Term]]) -> dict[str, Term]:
-    return {pre + k: v for k, v in make().items()}
+def _id(x: Term) -> Term:
+    return x
 
 
-def _view_names(cfg: ModelConfig, pre: str) -> list[str]:
-    mb = cfg.max_blocks
-    out = []
-    for q in range(mb):
-        out += [f"{pre}{q}.live", f"{pre}{q}.owned", f"{pre}{q}.nfree", f"{pre}{q}.cnt"]
-        out += [f"{pre}{q}.content{s}" for s in range(cfg.slots)]
-    out += [f"{pre}0.aux0", f"{pre}0.aux1", f"{pre}0.room"]
-    out += [f"{pre}{q1}.same{q2}" for q1 in range(mb) for q2 in range(q1 + 1, mb)]
-    return out
+def _entry(xs: list[Term], k: int) -> Term:
+    return xs[k]
 
 
-def _queue_names(mb: int) -> list[str]:
-    out = ["inq.count"]
-    for tag in ("init", "resume"):
-        out += [f"inq.{tag}s", f"inq.{tag}.sent", f"inq.{tag}.allocated", f"inq.{tag}.n"]
-        out += [f"inq.{tag}.blocks{q}_is_a{q}" for q in range(mb)]
-    return out + ["outq.count", "outq.max", "outq.failed"]
+def _record_is_alloc(o: Ops, lr: LangRank, ss: Session) -> Term:
+    return o.And(ss.rec_n_dst == lr.n_indices, *[
+        o.Or(q >= lr.n_indices, b == a)
+        for q, (b, a) in enumerate(zip(ss.rec_dst, lr.embedding_indices, strict=True))])
 
 
 def block(o: Ops, cfg: ModelConfig, st: State, r: int, b: int) -> dict[str, Term]:
@@ -191,6 +289,11 @@ def block(o: Ops, cfg: ModelConfig, st: State, r: int, b: int) -> dict[str, Term
         "in_a": o.Or(*[o.And(q < lr.n_indices, x == b)
                        for q, x in enumerate(lr.embedding_indices)]),
         "in_r": o.Or(*[o.And(q < ss.rec_n_dst, x == b) for q, x in enumerate(ss.rec_dst)]),
+        # occurrences in the deques (the ghost counts must match them)
+        "free_count": o.count([o.And(k < lr.n_free, x == b)
+                               for k, x in enumerate(lr.free_slots)]),
+        "held_count": o.count([o.And(k < lr.n_held, x == b)
+                               for k, x in enumerate(lr.held_slots)]),
     }
     for s in range(cfg.slots):
         out[f"content{s}"] = lr.content[b * cfg.slots + s]
@@ -199,7 +302,8 @@ def block(o: Ops, cfg: ModelConfig, st: State, r: int, b: int) -> dict[str, Term
 
 def globals_(st: State, p: Params) -> dict[str, Term]:
     out: dict[str, Term] = {k: getattr(st, k) for k in GLOBALS}
-    out.update(L=p.length, bs=p.bs, D=p.default_tokens)
+    out.update(L=p.length, bs=p.bs, D=p.default_tokens, delta=p.delta,
+               P=len(st.lang[0].owned) if st.lang else 0)  # the pool, blocks per rank
     return out
 
 
@@ -213,8 +317,6 @@ def names(cfg: ModelConfig) -> tuple[list[Name], list[Name], list[Name]]:
     o = PyOps(cfg.block_sizes)
     p = Params(length=1, bs=cfg.block_sizes[0], default_tokens=1,
                receives=[True] * cfg.tp_size, delta=cfg.mrope_delta)
-    st.sess[0].inbox.append({"valid": False, "kind": 0, "sent": 0, "allocated": 0,
-                             "blocks": [0] * cfg.max_blocks, "n": 0})
     rk = [Name(k, _kind(v)) for k, v in rank(o, cfg, st, p, 0).items()]
     bk = [Name(k, _kind(v)) for k, v in block(o, cfg, st, 0, 0).items()]
     gk = [Name(k, _kind(v)) for k, v in globals_(st, p).items()]

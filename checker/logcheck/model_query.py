@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import z3
-from ranksync.spec.config import ModelConfig
-from ranksync.spec.language import (
+from ranksync.spec.branches import (
     PRE_HANDSHAKE_FAILED,
     TR_FAILED,
     TR_NO_MEMORY,
@@ -35,6 +34,7 @@ from ranksync.spec.language import (
     TR_SUCCESS_RESUMED,
     TR_UNEXPECTED,
 )
+from ranksync.spec.config import ModelConfig
 from ranksync.spec.model import Run
 from ranksync.spec.ops import Z3Ops
 from ranksync.spec.properties import PROPERTIES
