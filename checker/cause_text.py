@@ -4,7 +4,7 @@ happens without it (the first place the run without it departs from the run with
 
 from __future__ import annotations
 
-from ranksync.spec.language import LEFT_MOCK
+from ranksync.spec.branches import LEFT_MOCK
 from ranksync.spec.model import Run
 from ranksync.spec.observe import step_events
 from ranksync.spec.variants import get_variant

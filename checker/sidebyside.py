@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ranksync.spec import content as ids
+from ranksync.spec.branches import KIND_NAMES, LEFT_MOCK, PRE_BRANCHES, TR_BRANCHES, LangObs
 from ranksync.spec.config import STATUS_NAMES, ModelConfig
-from ranksync.spec.language import KIND_NAMES, LEFT_MOCK, PRE_BRANCHES, TR_BRANCHES, LangObs
 from ranksync.spec.model import Run
 
 
