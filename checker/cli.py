@@ -142,12 +142,20 @@ def prove(config_path: str | None, as_json: bool, jobs: int | None, tp_sizes: li
 @click.option("--config", "config_path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="show every event, not only log lines")
+@click.option("--budget", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="--ranks above 4: seconds to find the counterexample (simulation, lift, "
+              "fallbacks)")
+@click.option("--shorter-budget", type=click.FloatRange(min=0), default=20.0, show_default=True,
+              help="--ranks above 4: seconds for BMC to look for shorter runs at that T (0: skip)")
 def explain(variant: str, prop: str, topology: str, ranks: int | None,
             receivers: list[int] | None, embedding_ranks: int | None, depth: int | None,
             faults: bool | None, stale: str | None, pool_pressure: str | None,
-            config_path: str | None, as_json: bool, verbose: bool) -> None:
+            config_path: str | None, as_json: bool, verbose: bool, budget: float,
+            shorter_budget: float) -> None:
     """The counterexample of PROPERTY for VARIANT as a per-rank timeline of the engine's log
-    lines, or what was proved and to which bound."""
+    lines, or what was proved and to which bound. Above 4 ranks the counterexample of the
+    smallest T is lifted to --ranks by copying ranks and confirmed by replay (exit 3 if none
+    is found: nothing is claimed at that T)."""
     from . import bmc
     from .explain import explain as run_explain
 
@@ -179,6 +187,13 @@ def explain(variant: str, prop: str, topology: str, ranks: int | None,
             fail_input(str(e))
             raise
 
+    if ranks is not None and ranks < 1:
+        fail_input("--ranks must be >= 1")
+    from .explain_lift import LIFT_ABOVE
+
+    if ranks is not None and ranks > LIFT_ABOVE:
+        _explain_lifted(cfg_for(ranks), variant, prop, verbose, pc, (budget, shorter_budget),
+                        config_path, as_json)
     sizes = [ranks] if ranks else [t for t in (1, 2, 3, 4)]
     ex = None
     for t in sizes:
@@ -194,6 +209,22 @@ def explain(variant: str, prop: str, topology: str, ranks: int | None,
     else:
         click.echo(ex.text)
     sys.exit(0 if ex.verdict in (bmc.VIOLATED, bmc.PROVED) else 1)
+
+
+def _explain_lifted(cfg: ModelConfig, variant: str, prop: str, verbose: bool, pc: ProveConfig,
+                    budgets: tuple[float, float], config_path: str | None, as_json: bool
+                    ) -> None:
+    """explain above 4 ranks (checker/explain_lift.py); exits 0 VIOLATED, 3 UNKNOWN."""
+    from .explain_lift import explain_lifted, to_json
+
+    ex, res = explain_lifted(cfg, variant, prop, verbose, budget_s=budgets[0],
+                             shorter_budget_s=budgets[1], runs=pc.simulations,
+                             seed=pc.seed)
+    if config_path:
+        ex.text = "\n".join(ln + f" --config {config_path}" if ln.startswith("reproduce: ")
+                             else ln for ln in ex.text.split("\n"))
+    click.echo(json.dumps(to_json(ex, res), indent=1) if as_json else ex.text)
+    sys.exit(0 if ex.verdict == "VIOLATED" else 3)
 
 
 @main.command()

@@ -81,13 +81,7 @@ def explain(cfg: ModelConfig, variant: str, prop_name: str, timeout_ms: int = 12
     v = get_variant(variant)
     u = bmc.build(cfg, v, timeout_ms)
     res = bmc.check_property(u, prop, shortest=True)
-    head = (f"{variant} / topology {cfg.topology} / T={cfg.tp_size}: {prop_name} "
-            f"({prop.kind}) -- {prop.doc}")
-    bound = (f"bound: depth {cfg.depth} iterations, L in {list(cfg.length_range)}, "
-             f"block_size in {list(cfg.block_sizes)}, default_allocate_tokens in "
-             f"{list(cfg.default_alloc_range)}, pool {cfg.pool_blocks} blocks/rank, "
-             f"stale rows: {cfg.stale}, faults: {cfg.faults}, pool pressure: {cfg.pool_pressure} "
-             f"(held at start {list(cfg.held)})")
+    head, bound = headline(cfg, variant, prop_name), bound_text(cfg)
     if res.verdict == bmc.VIOLATED:
         assert res.model is not None and res.step is not None
         terms = bmc._terms(u, prop.bad)
@@ -118,6 +112,20 @@ def explain(cfg: ModelConfig, variant: str, prop_name: str, timeout_ms: int = 12
                            "\n".join(lines))
     return Explanation(bmc.UNKNOWN, cfg, variant, prop_name, None, None, None,
                        f"UNKNOWN: {head}\n{bound}\nsolver: {res.reason}")
+
+
+def headline(cfg: ModelConfig, variant: str, prop_name: str) -> str:
+    prop = PROPERTIES[prop_name]
+    return (f"{variant} / topology {cfg.topology} / T={cfg.tp_size}: {prop_name} "
+            f"({prop.kind}) -- {prop.doc}")
+
+
+def bound_text(cfg: ModelConfig) -> str:
+    return (f"bound: depth {cfg.depth} iterations, L in {list(cfg.length_range)}, "
+            f"block_size in {list(cfg.block_sizes)}, default_allocate_tokens in "
+            f"{list(cfg.default_alloc_range)}, pool {cfg.pool_blocks} blocks/rank, "
+            f"stale rows: {cfg.stale}, faults: {cfg.faults}, pool pressure: {cfg.pool_pressure} "
+            f"(held at start {list(cfg.held)})")
 
 
 def _confirm(cfg: ModelConfig, bad: Pred, run: Any, k: int) -> None:
