@@ -56,6 +56,7 @@ from . import bmc
 from .scenario import Scenario
 from .symmetric import (
     TIMEOUT,
+    admissible,
     bmc_search,
     budgeted,
     first_violation,
@@ -210,8 +211,12 @@ def violation_at(base: Scenario, step: int, prop: str, tp_size: int, *,
     res = LiftResult(bmc.UNKNOWN, base.variant, prop, target, base, step)
     maps = rank_maps(base, target)
     scale = senders_scale(base.cfg, target)
+    if not admissible(base):
+        raise ValueError("the base scenario is outside its configuration's bounds")
     for m in maps:
         sc = lift(base, target, m)
+        if not admissible(sc):  # cannot happen for a copy; guards `lift` itself
+            raise RuntimeError(f"internal error: the lift ({_short(m)}) leaves the bounds")
         k = first_violation(sc, prop, step)
         res.attempts.append(f"lift ({_short(m)}): " + (
             "reproduces" if k == step else f"violates earlier, at iteration {k}" if k is not None

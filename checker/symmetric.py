@@ -29,6 +29,7 @@ from typing import Any
 
 import z3
 from ranksync.spec.config import ModelConfig
+from ranksync.spec.model import choice_assumptions, held_assumptions, row_assumptions
 from ranksync.spec.ops import PyOps
 from ranksync.spec.properties import PROPERTIES
 from ranksync.spec.variants import get_variant
@@ -51,6 +52,20 @@ def first_violation(sc: Scenario, prop: str, upto: int | None = None) -> int | N
         if bad(o, sc.cfg, run, k):
             return k
     return None
+
+
+def admissible(sc: Scenario) -> bool:
+    """The scenario is within its configuration's bounds: the assumptions BMC puts on a run
+    (ranges, leftovers as `stale` allows, pool pressure as `pool_pressure` allows, fault
+    switches), evaluated on its concrete values."""
+    cfg, o, v, p = sc.cfg, PyOps(sc.cfg.block_sizes), get_variant(sc.variant), sc.params()
+    (lo, hi), (dlo, dhi) = cfg.length_range, cfg.default_alloc_range
+    asm = [lo <= sc.length <= hi, dlo <= sc.default_tokens <= dhi, sc.bs in cfg.block_sizes,
+           len(sc.aux0) == len(sc.held) == cfg.tp_size, cfg.topology == "a" or any(p.receives)]
+    asm += row_assumptions(o, cfg, v, p, sc.aux0, sc.aux1) + held_assumptions(cfg, sc.held)
+    for ch in sc.choices():
+        asm += choice_assumptions(o, cfg, v, p, ch)
+    return all(bool(x) for x in asm)
 
 
 def truncated(sc: Scenario, step: int) -> Scenario:

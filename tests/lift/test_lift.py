@@ -3,10 +3,13 @@ rank: each copy does exactly what its original did."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from lift_cases import smallest_hit
 from ranksync.checker import bmc
 from ranksync.checker.lift import lift, rank_maps, target_config, violation_at
+from ranksync.checker.symmetric import admissible
 from ranksync.spec.observe import step_events
 from ranksync.spec.ops import PyOps
 from ranksync.spec.properties import PROPERTIES
@@ -77,3 +80,19 @@ def test_bad_lifts_are_rejected():
         target_config(base.cfg, base.cfg.tp_size - 1)  # no lifting down
     with pytest.raises(ValueError):  # the base does not violate at that step
         violation_at(base, k + 1 if k == 0 else k - 1, "agreement", 8)
+
+
+def test_lifted_runs_stay_within_the_bounds():
+    """A lift is a run the T'-rank configuration allows (shared history rows, shared pool
+    pressure, ranges); a run that breaks them is recognised."""
+    base, k = smallest_hit("seed", "a", "integrity")
+    target = target_config(base.cfg, 6)
+    big = lift(base, target, rank_maps(base, target)[0])
+    assert admissible(base) and admissible(big)
+    lopsided = copy.deepcopy(big)
+    lopsided.schedule[0]["others_alloc"] = [2]  # pool pressure on one rank only: a what-if
+    assert not admissible(lopsided)
+    rows = copy.deepcopy(big)
+    hi = rows.cfg.length_range[1]  # history: receivers share their leftover rows
+    rows.aux0[3][0] = (rows.aux0[0][0] + 1) % (hi + 1)
+    assert not admissible(rows)
