@@ -39,6 +39,13 @@ behaviour gives an n-rank run with the same steps; every `bad` predicate is per 
 or global, so it holds at the same iteration. Duplicating a rank lifts an n-rank run to
 T_s >= n ranks the same way. Hence a shorter T'-run with at most T_s behaviours would give a
 shorter T_s-run, which BMC excluded. `tests/lift` checks the equal-states step on sampled runs.
+
+Use (e.g. for bounded VIOLATED rows of `ranksync prove` at T = 8)::
+
+    base = lift_base.smallest_counterexample([pc.model_config(t, topo) for t in (1, 2)],
+                                             variant, prop)           # simulation first
+    res = violation_at(base.scenario, base.step, prop, 8, base_shortest=base.shortest,
+                       shorter_budget_s=0)    # VIOLATED (res.step, res.method) or UNKNOWN
 """
 
 from __future__ import annotations
