@@ -15,6 +15,7 @@ ratio as a lower bound.
     python benchmarks/bench_lift.py                       # everything (long: BMC at T = 8)
     python benchmarks/bench_lift.py --no-bmc              # lifting only
     python benchmarks/bench_lift.py --variants seed --topologies a --props integrity
+    python benchmarks/bench_lift.py --no-bmc --tp-sizes 8 --shorter-budget 120
 """
 
 from __future__ import annotations
@@ -45,6 +46,16 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     return out, time.perf_counter() - t0, cpu() - c0
 
 
+def shorter(base: Any, prop: str, tp: int, budget: float, seed: int) -> None:
+    """The shortest checks of violation_at at T = tp: what each concluded, and its time."""
+    res, w, c = timed(lambda: violation_at(base.scenario, base.step, prop, tp,
+                                           base_shortest=base.shortest,
+                                           shorter_budget_s=budget, seed=seed))
+    for line in res.shortest[1:]:
+        print(f"      {line}")
+    print(f"      (with the shortest checks at T={tp}: {w:.1f} s [{c:.1f}])", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -58,6 +69,8 @@ def main() -> None:
                     help="seconds per lift including fallbacks")
     ap.add_argument("--bmc-budget", type=float, default=120.0, help="seconds per BMC check")
     ap.add_argument("--no-bmc", action="store_true", help="skip BMC at T = 8")
+    ap.add_argument("--shorter-budget", type=float, default=0.0,
+                    help="also time the shortest checks at the first T' (BMC at T', seconds)")
     a = ap.parse_args()
     pc = load(DEFAULT_CONFIG)
     sizes = [int(x) for x in a.tp_sizes.split(",")]
@@ -112,6 +125,8 @@ def main() -> None:
                     lower = ">" if r.verdict == bmc.UNKNOWN else " "
                     row += f" {cell:>16} {lower}{ratio:7.1f}"
                 print(row, flush=True)
+                if a.shorter_budget > 0:
+                    shorter(base, prop, sizes[0], a.shorter_budget, pc.seed)
     print("\n== summary (wall s, successful lifts only)")
     for t, xs in lift_times.items():
         if xs:
