@@ -87,12 +87,13 @@ def main() -> None:
             build = 0.0
             for prop in a.props.split(","):
                 name = f"{v}/{topo}/{prop}"
-                base, bw, bc = timed(lambda prop=prop, topo=topo, v=v: smallest_counterexample(
+                notes: list[str] = []
+                base, bw, bc = timed(lambda prop=prop, topo=topo, v=v, notes=notes: smallest_counterexample(
                     [pc.model_config(t, topo) for t in (1, 2)], v, prop, pc.simulations,
-                    pc.seed, a.base_budget))
+                    pc.seed, a.base_budget, notes=notes))
                 if base is None:
-                    print(f"{name:38} not violated at T <= 2 within the budget: skipped",
-                          flush=True)
+                    print(f"{name:38} no counterexample at T <= 2 ({'; '.join(notes)}; "
+                          f"{bw:.0f} s): skipped", flush=True)
                     continue
                 short = {True: "short", None: "len?", False: ""}[base.shortest]
                 row = (f"{name:38} T{base.scenario.cfg.tp_size} k={base.step} {base.how[:3]} "

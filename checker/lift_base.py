@@ -94,14 +94,18 @@ def shorten(sc: Scenario, step: int, prop: str, budget_s: float, minimise_s: flo
 
 def smallest_counterexample(cfgs: Sequence[ModelConfig], variant: str, prop: str,
                             runs: int = 300, seed: int = 0, budget_s: float = 30.0,
-                            minimise_s: float = 0.0) -> Base | None:
+                            minimise_s: float = 0.0, notes: list[str] | None = None
+                            ) -> Base | None:
     """The counterexample at the first configuration of `cfgs` (smallest T first) where one is
     found: seeded simulation at each, then BMC at each (full configured depth) while the budget
-    lasts. The hit is made the shortest at its T by `shorten` when the budget allows."""
+    lasts. The hit is made the shortest at its T by `shorten` when the budget allows. What
+    each search concluded is appended to `notes`."""
     t0 = time.perf_counter()
     deadline = t0 + budget_s
+    notes = [] if notes is None else notes
     for cfg in cfgs:
         hit = first_hit(cfg, variant, prop, runs, seed, deadline)
+        notes.append(f"T={cfg.tp_size}: simulation " + ("found one" if hit else "found none"))
         if hit is not None:
             sc, k, short, mini = shorten(hit[0], hit[1], prop,
                                          max(1.0, deadline - time.perf_counter()), minimise_s)
@@ -110,6 +114,8 @@ def smallest_counterexample(cfgs: Sequence[ModelConfig], variant: str, prop: str
         left = deadline - time.perf_counter()
         status, out = budgeted(_shortest, (cfg, variant, prop, cfg.depth,
                                            max(1000, int(left * 1000)), False), left)
+        notes.append(f"T={cfg.tp_size}: BMC (depth {cfg.depth}) "
+                     + (out[0] if status == "ok" else f"{status} {out or ''}".strip()))
         if status == TIMEOUT:
             break
         if status == "ok" and out[0] == bmc.VIOLATED:
