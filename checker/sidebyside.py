@@ -14,6 +14,10 @@ from ranksync.spec.branches import KIND_NAMES, LEFT_MOCK, PRE_BRANCHES, TR_BRANC
 from ranksync.spec.config import STATUS_NAMES, ModelConfig
 from ranksync.spec.model import Run
 
+from .timeline import _groups, rank_set
+
+GROUP_ABOVE = 4  # more ranks than this: ranks with equal columns share one
+
 
 def decode(cfg: ModelConfig, c: int) -> tuple[str, Any]:
     """A content id as (category, detail): token i, zeros, a leftover of block b (shared or
@@ -101,6 +105,17 @@ def table(header: list[str], rows: Sequence[tuple[str, Sequence[str | None]]]) -
     return out
 
 
+def columns(ranks: list[int], rows: Sequence[tuple[str, Sequence[str | None]]],
+            lead: int = 0) -> tuple[list[str], list[tuple[str, list[str | None]]]]:
+    """Rank column headers and rows; above GROUP_ABOVE ranks, ranks whose columns are equal
+    in every row share one column ("TP1, TP3..TP7"). The first `lead` cells are not ranks."""
+    if len(ranks) <= GROUP_ABOVE:
+        return [f"TP{r}" for r in ranks], [(a, list(c)) for a, c in rows]
+    gs = _groups([tuple(c[lead + i] for _a, c in rows) for i in range(len(ranks))])
+    return ([rank_set([ranks[i] for i in g]) for g in gs],
+            [(a, [*c[:lead], *[c[lead + g[0]] for g in gs]]) for a, c in rows])
+
+
 def _handoff_rows(cfg: ModelConfig, obs: list[LangObs]) -> list[tuple[str, list[str | None]]]:
     def handed(ob: LangObs) -> bool:
         return bool(ob.handoff)
@@ -137,11 +152,11 @@ def handoffs(cfg: ModelConfig, run: Run, k: int, source: int | None = None) -> l
     ranks = [r for r, ob in enumerate(obs) if ob.handoff] if source is not None else \
         list(range(len(obs)))
     obs = [obs[r] for r in ranks]
-    header = ["", *[f"TP{r}" for r in ranks]]
     rows: list[tuple[str, list[str | None]]] = list(_handoff_rows(cfg, obs))
     title = f"what each rank hands to the TP forward at iteration {k}"
     if source is None:
-        return [title + ":", *table(header, rows)]
+        names, rows = columns(ranks, rows)
+        return [title + ":", *table(["", *names], rows)]
     src = {"length": str(source), "embedding_length": str(source),
            "content": summary(cfg, list(range(source))),
            "mrope_position_delta": str(cfg.mrope_delta)}
@@ -149,15 +164,14 @@ def handoffs(cfg: ModelConfig, run: Run, k: int, source: int | None = None) -> l
         src[f"  position {p}"] = f"token {p}"
         src[f"  mrope position {p}"] = "its own column"
     out = [title + ", next to the source (what an intact hand-off holds):"]
-    return out + table(["", "source", *header[1:]],
-                       [(a, [src.get(a), *cells]) for a, cells in rows])
+    names, rows = columns(ranks, [(a, [src.get(a), *cells]) for a, cells in rows], lead=1)
+    return out + table(["", "source", *names], rows)
 
 
 def branches(cfg: ModelConfig, run: Run, k: int) -> list[str]:
     """What every rank did at iteration k, as agreement compares it."""
     rec = run.steps[k]
     obs = rec.obs
-    header = ["", *[f"TP{r}" for r in range(len(obs))]]
     def yes(x: Any) -> str:
         return "yes" if x else "no"
     rows = [
@@ -175,13 +189,13 @@ def branches(cfg: ModelConfig, run: Run, k: int) -> list[str]:
     title = f"the branches at iteration {k}" + (
         " (the ranks' collective calls differ: the iteration deadlocks)" if rec.mismatch
         else "") + ":"
-    return [title, *table(header, rows)]
+    names, grouped = columns(list(range(len(obs))), rows)
+    return [title, *table(["", *names], grouped)]
 
 
 def numbers(cfg: ModelConfig, run: Run, k: int) -> list[str]:
     """The (L, S) pair each rank decides with at iteration k (seed_claim)."""
     obs = run.steps[k].obs
-    header = ["", *[f"TP{r}" for r in range(len(obs))]]
     def pair(ob: LangObs) -> str:
         if not ob.decision:
             return "-"
@@ -194,7 +208,8 @@ def numbers(cfg: ModelConfig, run: Run, k: int) -> list[str]:
             ("(L, S) = (actual_total_length, sent_tokens)", [pair(ob) for ob in obs]),
             ("from", [("the synced first path" if ob.vals["first"] else
                        "cached partial_aux_datas") if ob.decision else "-" for ob in obs])]
-    return [f"the two numbers at iteration {k}:", *table(header, rows)]
+    names, grouped = columns(list(range(len(obs))), rows)
+    return [f"the two numbers at iteration {k}:", *table(["", *names], grouped)]
 
 
 def side_by_side(prop: str, cfg: ModelConfig, run: Run, k: int, length: int) -> list[str]:
