@@ -12,7 +12,7 @@ import z3
 from ranksync.checker import bmc, cause_query
 from ranksync.checker.cause import Analysis, Ingredient, analyse, first_violation, remove
 from ranksync.checker.cause_text import describe
-from ranksync.checker.cli import DEFAULT_CONFIG
+from ranksync.checker.cliutil import DEFAULT_CONFIG
 from ranksync.checker.config import load
 from ranksync.checker.explain import _confirm_cause, minimise
 from ranksync.checker.scenario import Scenario, from_model

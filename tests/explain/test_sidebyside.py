@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from ranksync.checker.cause import first_violation
-from ranksync.checker.cli import DEFAULT_CONFIG
+from ranksync.checker.cliutil import DEFAULT_CONFIG
 from ranksync.checker.config import load
 from ranksync.checker.scenario import Scenario
 from ranksync.checker.sidebyside import decode, label, side_by_side, summary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from ranksync.checker.cli import DEFAULT_CONFIG
+from ranksync.checker.cliutil import DEFAULT_CONFIG
 from ranksync.checker.config import ProveConfig, load
 from ranksync.checker.lift_base import first_hit
 from ranksync.checker.scenario import Scenario

@@ -62,7 +62,7 @@ def test_engine_model_lift_that_does_not_reproduce():
     """hardened-minus-wait, topology a, E = 1: each processed resume queues a chunk for its
     own session (per_session), one chunk per step, so copies of the one rank get their data
     later than the original did and the hand-off is not corrupt at the same iteration."""
-    base, k = smallest_hit("hardened-minus-wait", "a", "integrity", "designs.toml")
+    base, k = smallest_hit("hardened-minus-wait", "a", "integrity")
     res = violation_at(base, k, "integrity", 8, budget_s=6, shorter_budget_s=0)
     lifts = [a for a in res.attempts if a.startswith("lift (")]
     assert lifts and all("does not violate" in a for a in lifts), res.attempts
