@@ -10,7 +10,6 @@ causes are the but-for replay at T (checker/cause.py). With --cause the base is 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Any
 
 from ranksync.spec.config import ModelConfig
@@ -21,31 +20,9 @@ from .cause import KIND_WORDS, analyse
 from .cause_text import describe
 from .explain import Explanation, explain, headline, reproduce
 from .lift import LiftResult, violation_at
-from .lift_base import Base, smallest_counterexample
+from .lift_base import LIFT_ABOVE, Base, base_configs, smallest_counterexample
 from .sidebyside import side_by_side
 from .timeline import rank_set, render
-
-LIFT_ABOVE = 4  # explain runs BMC itself up to this T
-
-
-def base_configs(target: ModelConfig) -> list[ModelConfig]:
-    """Configurations of T <= 4 (below the target's) whose counterexamples lift to `target`,
-    smallest T first: E fixed or E = T as in the target, receiver classes as in the target."""
-    out = []
-    for t in range(1, min(LIFT_ABOVE, target.tp_size - 1) + 1):
-        if target.topology == "a":
-            scaled = target.n_senders == target.tp_size
-            if not scaled and target.n_senders > t:
-                continue
-            out.append(replace(target, tp_size=t,
-                               embedding_tp_size=t if scaled else target.n_senders))
-        elif target.receivers is None:
-            out.append(replace(target, tp_size=t))
-        else:  # receivers first, then the ranks without data (if the target has any)
-            some_without = len(target.receivers) < target.tp_size
-            for j in range(1, t) if some_without else [t]:
-                out.append(replace(target, tp_size=t, receivers=tuple(range(j))))
-    return out
 
 
 def _base(target: ModelConfig, variant: str, prop: str, budget_s: float, runs: int,

@@ -22,6 +22,8 @@ from .scenario import Scenario, from_model
 from .simulate import random_scenario
 from .symmetric import TIMEOUT, budgeted, first_violation, truncated
 
+LIFT_ABOVE = 4  # explain and prove run BMC at T themselves up to this T; lift above it
+
 
 @dataclass
 class Base:
@@ -51,7 +53,7 @@ def first_hit(cfg: ModelConfig, variant: str, prop: str, runs: int = 300, seed: 
 def _shortest(cfg: ModelConfig, variant: str, prop: str, depth: int, timeout_ms: int,
               minimise: bool) -> tuple[str, Scenario | None, int | None]:
     """BMC within `depth` steps at cfg.tp_size: the shortest violation (minimised if asked)."""
-    from .explain import minimise as lex_minimise
+    from .minimise import minimise as lex_minimise
 
     u = bmc.build(replace(cfg, depth=depth), get_variant(variant), timeout_ms)
     res = bmc.check_property(u, PROPERTIES[prop], shortest=True)
@@ -124,3 +126,23 @@ def smallest_counterexample(cfgs: Sequence[ModelConfig], variant: str, prop: str
                                    "the solver's run")
             return Base(out[1], out[2], "bmc", True, time.perf_counter() - t0)
     return None
+
+
+def base_configs(target: ModelConfig) -> list[ModelConfig]:
+    """Configurations of T <= 4 (below the target's) whose counterexamples lift to `target`,
+    smallest T first: E fixed or E = T as in the target, receiver classes as in the target."""
+    out = []
+    for t in range(1, min(LIFT_ABOVE, target.tp_size - 1) + 1):
+        if target.topology == "a":
+            scaled = target.n_senders == target.tp_size
+            if not scaled and target.n_senders > t:
+                continue
+            out.append(replace(target, tp_size=t,
+                               embedding_tp_size=t if scaled else target.n_senders))
+        elif target.receivers is None:
+            out.append(replace(target, tp_size=t))
+        else:  # receivers first, then the ranks without data (if the target has any)
+            some_without = len(target.receivers) < target.tp_size
+            for j in range(1, t) if some_without else [t]:
+                out.append(replace(target, tp_size=t, receivers=tuple(range(j))))
+    return out

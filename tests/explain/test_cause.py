@@ -14,7 +14,8 @@ from ranksync.checker.cause import Analysis, Ingredient, analyse, first_violatio
 from ranksync.checker.cause_text import describe
 from ranksync.checker.cliutil import DEFAULT_CONFIG
 from ranksync.checker.config import load
-from ranksync.checker.explain import _confirm_cause, minimise
+from ranksync.checker.explain import _confirm_cause
+from ranksync.checker.minimise import minimise
 from ranksync.checker.scenario import Scenario, from_model
 from ranksync.spec.properties import PROPERTIES
 from ranksync.spec.variants import get_variant
