@@ -4,6 +4,7 @@ causes, its JSON, --cause, exit codes (1 violated, 3 nothing found: never 0, nev
 from __future__ import annotations
 
 import json
+import re
 
 from click.testing import CliRunner
 from ranksync.checker.cli import main
@@ -49,7 +50,9 @@ def test_explain_lifted_keeps_the_asked_cause():
     d = json.loads(r.output)
     assert d["verdict"] == "VIOLATED" and d["tp_size"] == 8 and d["cause_found"] is True
     assert [c["kind"] for c in d["causes"]["causes"]] == ["stale"]
-    assert "still holds 4 from an earlier request (every rank)" in d["text"]
+    # the values depend on the solver's model; the shape does not
+    assert re.search(r"cause \(stale\): block \d+'s aux row still holds \d+ from an earlier "
+                     r"request \(every rank\)", d["text"]), d["text"]
     assert "reproduce: ranksync explain prefix resume_validity --topology a --ranks 8 " \
         "--cause stale" in d["text"]
 
