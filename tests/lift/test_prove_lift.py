@@ -66,11 +66,11 @@ def test_declared_violation_at_t8_is_lifted(tmp_path, monkeypatch):
 
 
 def test_lift_that_finds_nothing_is_undecided(tmp_path, monkeypatch):
-    """seed_claim holds for seed: declared VIOLATED (wrongly), the lift finds no base within
-    its budget (the solver timeout, 4 s, caps it), and without BMC the row is UNKNOWN
-    (exit 3), never VIOLATED."""
+    """no_spurious_failure holds for seed (and has no every-T proof to settle it): declared
+    VIOLATED (wrongly), the lift finds no base within its budget (the solver timeout, 4 s,
+    caps it), and without BMC the row is UNKNOWN (exit 3), never VIOLATED."""
     _no_simulation_at(8, monkeypatch)
-    pc = _pc(tmp_path, "seed_claim", "VIOLATED", timeout=4)
+    pc = _pc(tmp_path, "no_spurious_failure", "VIOLATED", timeout=4)
     rows = _property_rows(prove.check_group(pc, "seed", "b", 8))
     assert [(r.verdict, r.method) for r in rows] == [(bmc.UNKNOWN, "none")]
     assert prove.exit_code(rows) == 3
