@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ranksync.checker import bmc
-from ranksync.checker.cli import DEFAULT_CONFIG
+from ranksync.checker.cliutil import DEFAULT_CONFIG
 from ranksync.checker.config import load
 from ranksync.checker.lift import violation_at
 from ranksync.checker.lift_base import smallest_counterexample
