@@ -13,6 +13,9 @@ from ranksync.checker.scenario import Scenario
 from ranksync.spec.config import ModelConfig
 
 
+LIGHT = str(Path(__file__).parent / "data" / "light.toml")  # zero stale rows, no pressure
+
+
 def run(*args: str) -> tuple[int, str, str]:
     r = CliRunner().invoke(logcheck, list(args))
     return r.exit_code, r.stdout, r.stderr
@@ -75,7 +78,7 @@ def test_model_log_of_seed_topology_a_is_explained_by_seed_a(tmp_path: Path):
     assert "Synced aux_datas" in text and "Merging resumed transfer data" in text
     code, out, err = run(str(f), "--match", "exact", "--topologies", "a",
                          "--embedding-ranks", "1", "--json", "--depth", "4",
-                         "--default-allocate-tokens", "1")
+                         "--default-allocate-tokens", "1", "--config", LIGHT)
     assert code == 0, err
     rep = json.loads(out)
     (req,) = rep["requests"]
@@ -97,7 +100,7 @@ def test_agreement_violation_decided(tmp_path: Path):
         "[TP0] Resume transfer initiated for rid=r1: allocated 1 blocks (1 tokens)\n",
         encoding="utf-8")
     code, out, err = run(str(f), "--match", "exact", "--variants", "prefix", "--topologies",
-                         "b", "--properties", "agreement", "--json", "--jobs", "1")
+                         "b", "--properties", "agreement", "--json", "--jobs", "1", "--config", LIGHT)
     assert code == 0, err
     (req,) = json.loads(out)["requests"]
     assert req["explained_by"] == ["prefix/b"]
@@ -105,14 +108,15 @@ def test_agreement_violation_decided(tmp_path: Path):
     # the same lines as an excerpt: they might come from different iterations
     code, out, _err = run(str(f), "--match", "subsequence", "--variants", "prefix",
                           "--topologies", "b", "--properties", "agreement", "--json",
-                          "--traces", "none", "--jobs", "1")
+                          "--traces", "none", "--jobs", "1", "--config", LIGHT)
     (req,) = json.loads(out)["requests"]
     assert req["property_verdicts"]["agreement"] == {"prefix/b": "undecided"}
 
 
 # --- the seed's excerpt --------------------------------------------------------------------
 def test_seed_excerpt_topology_b(data: Path):
-    code, out, err = run(str(data / "seed_excerpt.log"), "--topologies", "b", "--json")
+    code, out, err = run(str(data / "seed_excerpt.log"), "--topologies", "b", "--json",
+                         "--config", LIGHT)
     assert code == 0, err
     (req,) = json.loads(out)["requests"]
     assert req["rid"] is None

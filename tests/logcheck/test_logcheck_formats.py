@@ -17,8 +17,9 @@ SPLIT = ("[TP0] Partial transfer detected for rid=r1: received 1/2 tokens, need 
          "for 1 more tokens\n"
          "[TP1] Unexpected: Transferring status but sent_tokens=0 >= actual_total_length=0\n"
          "[TP0] Resume transfer initiated for rid=r1: allocated 1 blocks (1 tokens)\n")
+LIGHT = str(Path(__file__).parent / "data" / "light.toml")
 ARGS = ["--match", "exact", "--variants", "prefix", "--topologies", "b",
-        "--properties", "agreement", "--traces", "none", "--jobs", "1"]
+        "--properties", "agreement", "--traces", "none", "--jobs", "1", "--config", LIGHT]
 
 
 @pytest.fixture(scope="module")
