@@ -1,0 +1,375 @@
+"""The one place that knows the model's internals: an engine run, recorded, as a
+`spec.model.Run`, and every property of `spec/properties.py` evaluated on it with `PyOps`.
+
+The properties are predicates over a Run (states, step records with `LangObs` and `Effects`).
+This module builds those objects from the recorded events (mapping.RankStep and the
+embedding side's env record) and fills exactly the fields the properties read:
+
+| model field | from the engine run |
+|---|---|
+| `LangObs.poll_pre/poll_tr`, `vals["p_*"]` | the MIN all-reduces of `poll_and_all_reduce` |
+| `pre_branch` | init sent / handshake-failed line / poll only / waiting but nothing allocated |
+| `tr_branch` | poll result and what followed: failure handler, hand-off (resumed: a resume was sent before, or a Merging line), resume sent, allocation failure, 'Unexpected', nothing |
+| `decision`, `vals["total"/"sent"/"first"/"need"]` | the first decision line (Synced / Using cached / Partial / Unexpected / the DEBUG waiting lines) through the alias table; `first` = the rank read its buffers (`get_buf`) before deciding; on a path that logs only S, L is the value the rank logged when it cached its partial data (every listed commit caches L then) |
+| `resume`, `resume_invalid` | the resume message on the wire; tokens landed on the rank so far (the embedding side's writes), an outstanding resume (its message not processed yet, or its chunk not run) |
+| `handoff`, `intact`, `vals["handoff"]` | the request handed to the waiting queue, checked token by token |
+| `freed`, `bad_free`; `State.owned/nfree` | allocator calls (ghost ownership) and the real free list at the end of the step |
+| `phase`, `embedding_indices` | queue membership at the end of the step; the last allocation |
+| `Effects.writes`, `bad_write`, `bad_source` | the embedding side's writes into the rank's blocks; a write into a block the request did not own; a write from freed source blocks |
+| `State.src_alive`, `src_frees` | the embedding scheduler (driven), or the model's run of the same schedule (scripted: that environment was the model's) |
+| `mismatch` | the ranks reached different collectives, or the engine raised |
+
+When the lead's refactor of `spec/` lands (named steps, `handoff_agreement`, per-slot
+content ids) only this module changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ranksync.spec.config import WAITING_FOR_INPUT, ModelConfig
+from ranksync.spec.embedding import Effects, Params
+from ranksync.spec.language import (
+    PRE_HANDSHAKE_FAILED,
+    PRE_INIT,
+    PRE_NO_SPACE,
+    PRE_NONE,
+    PRE_WAIT,
+    TR_FAILED,
+    TR_NO_MEMORY,
+    TR_NONE,
+    TR_OVERLONG,
+    TR_RESUME,
+    TR_SUCCESS,
+    TR_SUCCESS_RESUMED,
+    TR_UNEXPECTED,
+    TR_WAIT,
+    TR_WAIT_RESUME,
+    LangObs,
+)
+from ranksync.spec.model import Choices, Run, StepRecord, eager
+from ranksync.spec.ops import PyOps
+from ranksync.spec.properties import PROPERTIES
+from ranksync.spec.state import (
+    DONE,
+    FAILED_OUT,
+    GARBAGE,
+    PREALLOC,
+    TRANSFER,
+    State,
+    copy_rank,
+    init_state,
+)
+
+from . import mapping as M
+
+# engine branches the model has no code for (only equality between ranks matters to them)
+TR_ALLOC_WAIT, TR_SUCCESS_IDLE, TR_OTHER = 20, 21, 22
+PHASES = {"prealloc": PREALLOC, "transfer": TRANSFER, "handed off": DONE, "removed": FAILED_OUT,
+          "gone": FAILED_OUT}
+
+
+@dataclass
+class _Ghost:
+    """What the adapter tracks per rank between steps."""
+
+    phase: int = PREALLOC
+    owned: set[int] = field(default_factory=set)
+    indices: list[int] = field(default_factory=list)
+    waiting: bool = False
+    resumed: bool = False  # a resume was sent (the partial data are cached)
+    cached_l: int | None = None
+    landed: int = 0
+    resume_out: bool = False  # scripted mode: a resume whose data has not landed yet
+    nfree: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Built:
+    cfg: ModelConfig
+    run: Run
+    errors: list[M.MappingError]
+    crashes: list[dict[str, Any]]
+    bad_writes: list[set[int]]  # per step: ranks that got a write into a block not theirs
+
+
+def config_of(trace: dict[str, Any]) -> ModelConfig:
+    s = trace["scenario"]
+    return ModelConfig(
+        tp_size=s["tp_size"], topology=s["topology"],
+        embedding_tp_size=s["embedding_tp_size"] if s["topology"] == "a" else 1,
+        receivers=tuple(s["receivers"]) if s["topology"] == "b" else None,
+        depth=max(1, len(trace["schedule"])), pool_blocks=s["pool_blocks"],
+        block_sizes=(s["block_size"],), length_range=(s["embedding_length"],) * 2,
+        default_alloc_range=(s["default_allocate_tokens"],) * 2,
+        mrope_delta=s["mrope_delta"], hidden=s["hidden"], rid=s["rid"], room=s["room"])
+
+
+def _choices(cfg: ModelConfig, s: dict[str, Any]) -> Choices:
+    def members(name: str, n: int) -> list[bool]:
+        return [i in (s.get(name) or []) for i in range(n)]
+    T, E = cfg.tp_size, cfg.n_senders
+    return Choices(messages=members("messages", T), encode=bool(s.get("encode", False)),
+                   chunks=members("chunks", E), chunk_fail=members("chunk_fail", E),
+                   emb_finish=bool(s.get("emb_finish", False)), deliver=members("deliver", T),
+                   abort=bool(s.get("abort", False)), alloc_fail=members("alloc_fail", T),
+                   lang=bool(s.get("lang", True)))
+
+
+def _model_env(trace: dict[str, Any]) -> list[tuple[bool, int, bool]]:
+    """(src_alive, src_frees, encode enabled) of each step of the model's run of the
+    trace's schedule (scripted mode: that environment was the model's)."""
+    from ..conformance import scenario_from_trace
+
+    run = scenario_from_trace(trace).replay()
+    out = []
+    for st0, st in zip(run.states, run.states[1:], strict=False):
+        enabled = not st0.encoded and all(s.status == WAITING_FOR_INPUT for s in st0.send)
+        out.append((bool(st.src_alive), int(st.src_frees), bool(enabled)))
+    return out
+
+
+def _eager(o: PyOps, ch: Choices, encoded: bool, enabled: bool) -> bool:
+    """`spec.model.eager`: every enabled environment action fires. Traces export `encode`
+    only where it fired, so an `encode` that could not fire (done, or not enabled yet)
+    counts as fired, as in the model's own run."""
+    return bool(eager(o, ch if (enabled and not encoded) else replace(ch, encode=True)))
+
+
+def build(trace: dict[str, Any], ranks: list[list[list[dict[str, Any]]]],
+          env: list[dict[str, Any]], driven: bool) -> Built:
+    cfg = config_of(trace)
+    sc = trace["scenario"]
+    T, L, bs, P = cfg.tp_size, int(sc["embedding_length"]), int(sc["block_size"]), cfg.pool_blocks
+    o = PyOps((bs,))
+    aux0 = [[a[0] for a in row] for row in sc["initial_aux"]] or [[0] * P for _ in range(T)]
+    aux1 = [[a[1] for a in row] for row in sc["initial_aux"]] or [[0] * P for _ in range(T)]
+    params = Params(length=L, bs=bs, default_tokens=int(sc["default_allocate_tokens"]),
+                    receives=[r in sc["receivers"] for r in range(T)], delta=sc["mrope_delta"])
+    states = [init_state(cfg, aux0, aux1)]
+    ghosts = [_Ghost(nfree=[1] * P) for _ in range(T)]
+    errors: list[M.MappingError] = []
+    crashes: list[dict[str, Any]] = []
+    steps: list[StepRecord] = []
+    bad_writes: list[set[int]] = []
+    model_env = None if driven else _model_env(trace)
+    deadlock, encoded = False, False
+    for k, sch in enumerate(trace["schedule"][: len(ranks)]):
+        ch = _choices(cfg, sch)
+        e = env[k] if k < len(env) else {}
+        eff = Effects(writes=[[] for _ in range(T)], delivered=[[] for _ in range(T)])
+        bad_writes.append(set())
+        for r in range(T):
+            g = ghosts[r]
+            for w in (e.get("writes") or [[]] * T)[r]:
+                eff.writes[r].append({"when": True, "block": w["block"], "count": w["count"],
+                                      "start": GARBAGE if w["start"] is None else w["start"],
+                                      "aux": w.get("aux") is not None})
+                if w["block"] not in g.owned:
+                    eff.bad_write = True
+                    bad_writes[-1].add(r)
+                eff.bad_source = eff.bad_source or w["start"] is None
+                if w["count"] > 0:
+                    g.landed += w["count"]
+                    g.resume_out = False
+            for s in (e.get("delivered") or [[]] * T)[r]:
+                eff.delivered[r].append({"when": True, "status": s})
+        fired = bool(e.get("encode_fired")) if driven else bool(sch.get("encode", False))
+        enabled = bool(e.get("encode_enabled")) if driven else bool(
+            model_env is not None and k < len(model_env) and model_env[k][2])
+        iterated = bool(sch.get("lang", True)) and not deadlock
+        decoded = [M.decode(ranks[k][r]) if r < len(ranks[k]) else M.decode([])
+                   for r in range(T)]
+        mismatch = iterated and any(d.deadlock or d.exception for d in decoded)
+        obs = []
+        for r, d in enumerate(decoded):
+            for msg in d.unmatched:
+                errors.append(M.MappingError("log format", f"line {msg!r} matches no format "
+                                             f"in formats.toml (nearest: "
+                                             f"{M.F.nearest(msg).literal()!r})", k, r))
+            if d.exception:
+                crashes.append({"step": k, "rank": r, **d.exception})
+            awaiting = (bool((e.get("awaiting") or [False] * T)[r])
+                        or bool((e.get("pending_resumes") or [0] * T)[r])) if driven \
+                else ghosts[r].resume_out
+            obs.append(_obs(o, d, ghosts[r], L, awaiting, k, r, errors) if iterated and not
+                       mismatch else _blank())
+        deadlock = deadlock or mismatch
+        st0 = states[-1]
+        st = State(lang=[copy_rank(x) for x in st0.lang], sess=[copy_rank(x) for x in st0.sess],
+                   send=[copy_rank(x) for x in st0.send], encoded=st0.encoded or fired,
+                   src_alive=st0.src_alive, src_frees=st0.src_frees, deadlock=deadlock)
+        if driven:
+            st.src_alive, st.src_frees = bool(e.get("src_alive")), int(e.get("src_frees", 0))
+        elif model_env is not None and k < len(model_env):
+            st.src_alive, st.src_frees = model_env[k][:2]
+        for r, lr in enumerate(st.lang):
+            g = ghosts[r]
+            lr.phase = g.phase
+            lr.owned = [b in g.owned for b in range(P)]
+            lr.nfree = list(g.nfree)
+            idx = (g.indices + [0] * cfg.max_blocks)[: cfg.max_blocks]
+            lr.embedding_indices, lr.n_indices = idx, len(g.indices)
+        states.append(st)
+        steps.append(StepRecord(choices=ch, effects=eff, obs=obs, mismatch=mismatch,
+                                iterated=iterated, encoded_before=encoded,
+                                eager=_eager(o, ch, encoded, enabled),
+                                encode_fired=fired))
+        encoded = encoded or fired
+    return Built(cfg, Run(params=params, states=states, steps=steps), errors, crashes,
+                 bad_writes)
+
+
+def _blank() -> LangObs:
+    """A rank that did not iterate (every value a property reads present, PyOps evaluates
+    both sides of And/Or)."""
+    ob = LangObs()
+    ob.vals.update(p_pre=None, p_tr=None, first=False, total=0, sent=0, need=0,
+                   outstanding=False, landed=0)
+    return ob
+
+
+def _obs(o: PyOps, d: M.RankStep, g: _Ghost, L: int, awaiting: bool, k: int, r: int,
+         errors: list[M.MappingError]) -> LangObs:
+    ob = _blank()
+    ob.poll_pre, ob.poll_tr = d.p_pre is not None, d.p_tr is not None
+    ob.n_max = d.n_max
+    ob.vals.update(p_pre=d.p_pre, p_tr=d.p_tr, outstanding=awaiting, landed=g.landed)
+    for e in d.events:  # allocator calls, in order: ghost ownership
+        if e.get("ev") == "alloc" and e.get("result") and not e.get("fake"):
+            g.owned |= set(e["result"])
+        elif e.get("ev") == "free" and e.get("blocks") is not None and not e.get("fake"):
+            ob.freed = True
+            for b in e["blocks"]:
+                ob.bad_free = ob.bad_free or b not in g.owned
+                g.owned.discard(b)
+    # -- prealloc --
+    if ob.poll_pre and d.p_pre == 2:
+        g.waiting = True
+    init = d.first("init", "pre")
+    if "handshake_failed" in d.log_kinds("pre"):
+        ob.pre_branch, g.phase = PRE_HANDSHAKE_FAILED, FAILED_OUT
+    elif init is not None:
+        ob.pre_branch, g.phase, g.indices = PRE_INIT, TRANSFER, list(init["blocks"])
+    elif g.phase == PREALLOC and g.waiting:
+        ob.pre_branch = PRE_NO_SPACE
+    else:
+        ob.pre_branch = PRE_WAIT if ob.poll_pre else PRE_NONE
+    # -- transfer --
+    p = d.p_tr
+    resume = d.first("resume", "tr")
+    removed = d.has("removed", "tr")
+    handoff = d.first("handoff", "tr")
+    if p is None:
+        ob.tr_branch = TR_NONE
+    elif p == 0:
+        ob.tr_branch = TR_FAILED
+    elif p == 4:
+        merged = "merging" in d.log_kinds("tr") or g.resumed
+        ob.tr_branch = TR_OVERLONG if removed else (
+            (TR_SUCCESS_RESUMED if merged else TR_SUCCESS) if handoff else TR_SUCCESS_IDLE)
+    elif p == 3:
+        alloc_none = any(e.get("ev") == "alloc" and e.get("result") is None for e in d.tr)
+        ob.tr_branch = (TR_RESUME if resume else TR_NO_MEMORY if removed
+                        else TR_UNEXPECTED if "unexpected" in d.log_kinds("tr")
+                        else TR_ALLOC_WAIT if alloc_none else TR_WAIT_RESUME)
+        _decision(ob, d, g, k, r, errors)
+    elif p in (1, 2):
+        ob.tr_branch = TR_WAIT
+    else:
+        ob.tr_branch = TR_OTHER
+    if resume is not None:
+        ob.resume = True
+        sent = int(resume["sent_tokens"])
+        ob.resume_invalid = g.landed >= L or awaiting or sent != g.landed
+        ob.vals.update(resume_sent=sent)
+        g.indices, g.resumed, g.resume_out = list(resume["blocks"]), True, True
+    if handoff is not None:
+        data = d.first("handoff_data", "tr") or {}
+        ob.handoff, ob.intact = True, bool(handoff["intact"])
+        ob.vals["handoff"] = {"mm_inputs": handoff["mm_inputs"], "length": handoff["length"],
+                              "ids": data.get("ids"), "rows": data.get("rows")}
+        g.resumed = False
+    if removed or ob.pre_branch == PRE_HANDSHAKE_FAILED:
+        g.phase = FAILED_OUT
+    snap = d.snap
+    if snap is not None:
+        g.phase = PHASES.get(str(snap["phase"]), g.phase)
+        if snap.get("free") is None:
+            errors.append(M.MappingError("allocator", "the allocator's free list (free_blocks) "
+                                         "is not observable", k, r))
+        else:
+            g.nfree = [snap["free"].count(b) for b in range(len(g.nfree))]
+    return ob
+
+
+def _decision(ob: LangObs, d: M.RankStep, g: _Ghost, k: int, r: int,
+              errors: list[M.MappingError]) -> None:
+    """The values of the Transferring decision, where the rank evaluated it."""
+    total, sent, at = d.decision_values()
+    if sent is None and total is None:
+        if d.has("resume", "tr") or d.has("alloc", "tr"):
+            errors.append(M.MappingError(
+                "decision values", "the rank resumed or allocated in a Transferring "
+                "iteration without a line carrying actual_total_length / sent_tokens", k, r))
+        return
+    if total is None:
+        total = g.cached_l
+    if total is None or sent is None:
+        errors.append(M.MappingError("decision values", "actual_total_length or sent_tokens "
+                                     "of a Transferring decision not observed", k, r))
+        return
+    first = any(e.get("ev") == "get_buf" for e in d.events[len(d.pre):at])
+    ob.decision = True
+    ob.vals.update(first=first, total=int(total), sent=int(sent), need=int(total) - int(sent))
+    if d.has("resume", "tr") and not g.resumed:
+        g.cached_l = int(total)
+
+
+# ---- properties ---------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    premise: bool = False
+    violated_at: int | None = None
+    ranks: list[int] | None = None  # blamed ranks (None: not attributable to single ranks)
+
+
+def evaluate(b: Built) -> dict[str, Outcome]:
+    o = PyOps(b.cfg.block_sizes)
+    out: dict[str, Outcome] = {}
+    for name, p in PROPERTIES.items():
+        oc = Outcome()
+        for k in range(len(b.run.steps)):
+            if not oc.premise and p.premise(o, b.cfg, b.run, k):
+                oc.premise = True
+            if oc.violated_at is None and p.bad(o, b.cfg, b.run, k):
+                oc.violated_at = k
+                oc.ranks = _blame(o, b, p, k)
+        out[name] = oc
+    return out
+
+
+def _view(b: Built, ranks: list[int]) -> tuple[ModelConfig, Run]:
+    """The run restricted to some ranks (per-rank lists filtered)."""
+    def pick(xs: list[Any]) -> list[Any]:
+        return [xs[r] for r in ranks]
+    steps = [replace(s, obs=pick(s.obs), effects=Effects(
+        writes=pick(s.effects.writes), delivered=pick(s.effects.delivered),
+        bad_write=bool(b.bad_writes[k] & set(ranks)), bad_source=s.effects.bad_source))
+        for k, s in enumerate(b.run.steps)]
+    states = [replace(st, lang=pick(st.lang)) for st in b.run.states]
+    return replace(b.cfg, tp_size=len(ranks)), Run(params=b.run.params, states=states,
+                                                   steps=steps)
+
+
+def _blame(o: PyOps, b: Built, p: Any, k: int) -> list[int] | None:
+    T = b.cfg.tp_size
+    singles = [r for r in range(T) if p.bad(o, *_view(b, [r]), k)]
+    if singles and len(singles) < T:
+        return singles
+    pairs = sorted({x for a in range(T) for c in range(a + 1, T)
+                    if p.bad(o, *_view(b, [a, c]), k) for x in (a, c)})
+    if pairs and not singles:
+        return pairs
+    return singles or None
