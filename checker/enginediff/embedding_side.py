@@ -90,6 +90,7 @@ class EmbeddingSide:
         self.encoded = self.inflight = False
         self.src_frees = 0
         self.events: list[dict[str, Any]] = []
+        self.current: int | None = None  # the embedding rank acting (tags its log lines)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _thread(self, owner: transport.Owner, name: str) -> tuple[Callable[..., Any], tuple[Any, ...]]:
@@ -137,6 +138,7 @@ class EmbeddingSide:
             kind = "register" if frames[0] == b"None" else "resume" if len(frames) >= 8 \
                 else "init"
             before = self.puts
+            self.current = e
             self.bus.release(endpoint, frames)
             self.run_thread(*self._thread(("emb", e), "embedding_thread#0"))
             queued = self.puts - before
@@ -166,6 +168,7 @@ class EmbeddingSide:
             return False
         L, bs = int(self.sc["embedding_length"]), int(self.sc["block_size"])
         for e in range(self.E):
+            self.current = e
             idx = self.allocs[e].alloc(num_tokens=L, req_id=str(self.sc["rid"]))
             if idx is None:
                 raise RuntimeError("source allocation failed (pool sized for the request)")
@@ -185,6 +188,7 @@ class EmbeddingSide:
                 continue
             if fail:
                 self.bus.fail_next.add(e)
+            self.current = e
             q.ranksync_credit = 1
             self.bus.sessions_served = []
             try:

@@ -336,7 +336,7 @@ SIDE: list[EmbeddingSide] = []  # the embedding side of the trace being run
 
 def _emb_log(event: dict[str, Any]) -> None:
     if SIDE:
-        SIDE[0].events.append(dict(event, ev="emb_log"))
+        SIDE[0].events.append(dict(event, ev="emb_log", emb=SIDE[0].current))
 
 
 def _env_phase(side: EmbeddingSide, bus: transport.Bus, sch: dict[str, Any], rank: int,

@@ -56,7 +56,10 @@ def resolve(repo: str, specs: list[str]) -> list[tuple[str, str]]:
                 raise RepoError(f"range {s} names no commit")
             out += [(x[:9], x) for x in shas]
         else:
-            out.append((s, git(repo, "rev-parse", "--verify", f"{s}^{{commit}}").strip()))
+            try:
+                out.append((s, git(repo, "rev-parse", "--verify", f"{s}^{{commit}}").strip()))
+            except RepoError as e:
+                raise RepoError(f"commit {s}: {e}") from None
     return out
 
 
@@ -202,7 +205,8 @@ def write_logs(records: list[dict[str, Any]], base: Path) -> None:
                          if e.get("ev") == "log" and e.get("level") != "DEBUG"]
             env = rec.get("env", [])
             if k < len(env):
-                emb += [f"[{stamp} TP0] {e['msg']}" for e in env[k].get("emb", [])
+                emb += [f"[{stamp} TP{e.get('emb') or 0}] {e['msg']}"
+                        for e in env[k].get("emb", [])
                         if e.get("ev") == "emb_log" and e.get("level") != "DEBUG"]
     base.with_suffix(".language.log").write_text("\n".join(lang) + "\n", encoding="utf-8")
     base.with_suffix(".embedding.log").write_text("\n".join(emb) + "\n", encoding="utf-8")
