@@ -909,6 +909,8 @@ def summary_table(con: Console, doc: dict[str, Any], out: Path) -> None:
               help="reuse `ranksync engine-diff --json` output")
 @click.option("--engine-src", type=click.Path(), help="run engine-diff on the counterexample "
               "traces against this checkout (or $RANKSYNC_ENGINE_SRC)")
+@click.option("--history-json", type=click.Path(exists=True, dir_okay=False),
+              help="`ranksync history --json` output: the engine history section")
 @click.option("--mutant-tp-sizes", callback=lambda c, p, v: _csv(c, p, v),
               help="T for the mutation kill matrix (default 2)")
 @click.option("--skip", multiple=True, type=click.Choice(["mutants", "replay", "engine-diff"]),
@@ -919,7 +921,7 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
            tp_sizes: list[int] | None, jobs: int | None, no_counterexamples: bool,
            mutants_json: str | None, replay_json: str | None, engine_diff_json: str | None,
            engine_src: str | None, mutant_tp_sizes: list[int] | None, skip: tuple[str, ...],
-           junit: str | None, strict: bool) -> None:
+           junit: str | None, strict: bool, history_json: str | None = None) -> None:
     """Write the design-review evidence as OUT/index.html (self-contained) and OUT/report.md."""
     from .cli import console, load_config
 
@@ -995,6 +997,9 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
         with _spinner("engine-diff"):
             sections["engine_diff"] = _engine_diff(str(src), sorted(str(p) for p in
                                                                    tdir.glob("*.json")))
+    from .history.output import section_from_file
+
+    sections["history"] = section_from_file(history_json)
     meta: dict[str, Any] = {"versions": versions(), "config_path": pc.path,
             "config_text": _read(pc.path), "tp_sizes": sorted({r["tp_size"] for r in rows}),
             "variants": sorted({r["variant"] for r in rows}),

@@ -16,6 +16,7 @@ parent process); :func:`load_engine` leaves the modules installed (used in rank 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -147,12 +148,44 @@ def _load(d: Path) -> EngineModules:
 THIRD_PARTY = ("zmq", "requests", "aiohttp", "aiohttp.web")
 
 
+def _why_not_unified(d: Path) -> str:
+    """A revision without conn_multimodal.py: say why its connection cannot be driven."""
+    conn = d / "mooncake" / "conn.py"
+    text = conn.read_text(errors="replace") if conn.is_file() else ""
+    if "MooncakeEmbeddingManager" not in text:
+        return "this revision has no mooncake/conn_multimodal.py and no embedding classes"
+    from . import transport
+
+    name = f"{DISAGG}.mooncake.ranksync_probe_conn"
+    saved = {k: sys.modules.get(k) for k in THIRD_PARTY}
+    sys.modules.update({"zmq": transport.zmq_module(), "requests": transport.requests_module(),
+                        **transport.aiohttp_modules()})
+    try:
+        spec = importlib.util.spec_from_file_location(name, conn)
+        assert spec is not None and spec.loader is not None
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        what = "it imports"
+    except ModuleNotFoundError as e:
+        what = f"it imports {e.name!r}, which the harness does not stand in"
+    except Exception as e:  # noqa: BLE001 - reported, not raised
+        what = f"importing it fails: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    return ("no mooncake/conn_multimodal.py: the embedding classes are aliases of the KV "
+            "connection in mooncake/conn.py (MooncakeEmbeddingManager = MooncakeKVManager, "
+            f"built on common/conn.py's CommonKVManager); {what}, and its KV bootstrap "
+            "protocol (role, PP/DP attention tables) has no stand-in here")
+
+
 def _load_connection(d: Path) -> tuple[ModuleType | None, str]:
     """Import the engine's own `mooncake/conn_multimodal.py` over the in-memory transport
     (transport.py), or say why not; on failure the scripted stand-in stays installed."""
     if not (d / "mooncake" / "conn_multimodal.py").is_file():
-        return None, ("this revision has no mooncake/conn_multimodal.py (the embedding "
-                      "classes come from the mooncake package itself)")
+        return None, _why_not_unified(d)
     from . import transport
 
     mooncake = sys.modules[f"{DISAGG}.mooncake"]

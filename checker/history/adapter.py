@@ -19,6 +19,10 @@ embedding side's env record) and fills exactly the fields the properties read:
 | `State.src_alive`, `src_frees` | the embedding scheduler (driven), or the model's run of the same schedule (scripted: that environment was the model's) |
 | `mismatch` | the ranks reached different collectives, or the engine raised |
 
+Scripted mode (a commit whose connection layer cannot be driven) replays the model's writes
+and statuses, which answer the model's messages: a run is judged only through the first step
+where the engine sent another init/resume than the model (`replay_valid_steps`).
+
 When the lead's refactor of `spec/` lands (named steps, `handoff_agreement`, per-slot
 content ids) only this module changes.
 """
@@ -92,6 +96,7 @@ class Built:
     errors: list[M.MappingError]
     crashes: list[dict[str, Any]]
     bad_writes: list[set[int]]  # per step: ranks that got a write into a block not theirs
+    cut: bool = False  # scripted: the run was cut where the replayed environment stopped
 
 
 def config_of(trace: dict[str, Any]) -> ModelConfig:
@@ -137,8 +142,26 @@ def _eager(o: PyOps, ch: Choices, encoded: bool, enabled: bool) -> bool:
     return bool(eager(o, ch if (enabled and not encoded) else replace(ch, encode=True)))
 
 
+MESSAGES = ("init", "resume")
+
+
+def replay_valid_steps(trace: dict[str, Any], ranks: list[list[list[dict[str, Any]]]]) -> int:
+    """Scripted mode replays the model's embedding side, which answers the *model's* messages:
+    the replay stays valid through the first step where the engine sent other messages
+    (init / resume) than the model, not after it."""
+    for k, exp in enumerate(trace["expected"][: len(ranks)]):
+        for r, evs in enumerate(ranks[k]):
+            want = [e for e in exp["ranks"][r] if e.get("ev") in MESSAGES] \
+                if r < len(exp["ranks"]) else []
+            if [e for e in evs if e.get("ev") in MESSAGES] != want:
+                return k + 1
+    return len(ranks)
+
+
 def build(trace: dict[str, Any], ranks: list[list[list[dict[str, Any]]]],
           env: list[dict[str, Any]], driven: bool) -> Built:
+    cut = len(ranks) if driven else replay_valid_steps(trace, ranks)
+    ranks = ranks[:cut]
     cfg = config_of(trace)
     sc = trace["scenario"]
     T, L, bs, P = cfg.tp_size, int(sc["embedding_length"]), int(sc["block_size"]), cfg.pool_blocks
@@ -218,7 +241,7 @@ def build(trace: dict[str, Any], ranks: list[list[list[dict[str, Any]]]],
                                 encode_fired=fired))
         encoded = encoded or fired
     return Built(cfg, Run(params=params, states=states, steps=steps), errors, crashes,
-                 bad_writes)
+                 bad_writes, cut=cut < len(trace["schedule"]) and not driven)
 
 
 def _blank() -> LangObs:

@@ -96,12 +96,16 @@ def compare(results: list[dict[str, Any]], expect: dict[str, dict[str, Any]] | N
 @click.option("--expect", "expect_path", type=click.Path(), help="declared verdicts (TOML)")
 @click.option("--logs", "logs_dir", type=click.Path(file_okay=False),
               help="write each commit's engine log lines here")
+@click.option("--save-traces", "save_dir", type=click.Path(file_okay=False),
+              help="write every run of the trace set here (for `ranksync engine-diff`)")
+@click.option("--layouts", "by_layout", is_flag=True,
+              help="also print each commit's properties per rank layout (T, E)")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--junit", type=click.Path(dir_okay=False))
 def history(engine_repo: str, commits: tuple[str, ...], trace_paths: tuple[str, ...],
             cache_dir: str, no_cache: bool, jobs: int | None, connection: str, variants: str,
-            random_runs: int, expect_path: str | None, logs_dir: str | None, as_json: bool,
-            junit: str | None) -> None:
+            random_runs: int, expect_path: str | None, logs_dir: str | None,
+            save_dir: str | None, by_layout: bool, as_json: bool, junit: str | None) -> None:
     """Run the trace set on every commit's own code (language side and, where it loads,
     the connection layer on both sides), evaluate every property on the recorded runs,
     and print commit x property."""
@@ -140,23 +144,34 @@ def history(engine_repo: str, commits: tuple[str, ...], trace_paths: tuple[str, 
     else:
         ts = traceset.default_set(cache, random_runs)
     expected = traceset.expectations(ts, vs, cache)
+    if save_dir:
+        traceset.save(ts, Path(save_dir))
     n = jobs or os.cpu_count() or 1
-    args = [(engine_repo, label, sha, ts, expected, cache, connection,
-             Path(logs_dir) if logs_dir else None) for label, sha in resolved]
+    done: dict[int, dict[str, Any]] = {}
+    if logs_dir is None:  # nothing changed: answer from the cache without starting workers
+        for i, (label, sha) in enumerate(resolved):
+            hit = runs.cached_result(engine_repo, label, sha, ts, expected, cache, connection)
+            if hit is not None:
+                done[i] = hit
+    todo = [i for i in range(len(resolved)) if i not in done]
+    args = [(engine_repo, *resolved[i], ts, expected, cache, connection,
+             Path(logs_dir) if logs_dir else None) for i in todo]
     if n > 1 and len(args) > 1:
         import multiprocessing as mp
 
         with ProcessPoolExecutor(max_workers=min(n, len(args)),
                                  mp_context=mp.get_context("spawn")) as ex:
-            results = list(ex.map(_job, args))
+            done.update(zip(todo, ex.map(_job, args), strict=True))
     else:
-        results = [_job(a) for a in args]
+        done.update(zip(todo, map(_job, args), strict=True))
+    results = [done[i] for i in range(len(resolved))]
     d = output.doc(results, list(PROPERTIES), {
         "engine_repo": engine_repo, "traceset": ts.digest, "runs": len(ts.runs),
         "traceset_params": ts.params, "variants": vs, "connection": connection})
     if junit:
         Path(junit).write_text(output.junit(d), encoding="utf-8")
-    click.echo(json.dumps(d, indent=1) if as_json else output.text(d))
+    click.echo(json.dumps(d, indent=1) if as_json else output.text(d) + (
+        "\n\n" + output.layouts(d) if by_layout else ""))
     if any(c["verdict"] == "error" for c in results):
         sys.exit(4)
     diffs = compare(results, expect)

@@ -114,15 +114,24 @@ def decode(events: list[dict[str, Any]]) -> RankStep:
 
 # ---- comparison with a model trace ------------------------------------------------------------
 def _canon(e: dict[str, Any], level: str) -> Any:
-    """An event as compared: exact (log lines by kind and every printed value), behaviour (no
-    log lines at all)."""
+    """An event as compared: exact (log lines by kind and the values both formats print: a
+    later commit's extra value, or a value an older format omits, is not a divergence),
+    behaviour (no log lines at all)."""
     if e.get("ev") != "log":
         return e
     if level == "behaviour":
         return None
     lg = canon_log(e)
-    return ("log", e.get("msg")) if lg is None else ("log", lg.kind, lg.level,
-                                                      sorted(lg.values.items()))
+    return {"log": e.get("msg")} if lg is None else {"log": lg.kind, "level": lg.level,
+                                                      "values": lg.values}
+
+
+def _same(x: Any, y: Any) -> bool:
+    if not (isinstance(x, dict) and isinstance(y, dict) and "values" in x and "values" in y):
+        return bool(x == y)
+    shared = set(x["values"]) & set(y["values"])
+    return (x["log"], x["level"]) == (y["log"], y["level"]) and all(
+        x["values"][k] == y["values"][k] for k in shared)
 
 
 def _compare(exp: list[dict[str, Any]], act: list[dict[str, Any]], level: str
@@ -132,7 +141,7 @@ def _compare(exp: list[dict[str, Any]], act: list[dict[str, Any]], level: str
     for i in range(max(len(xs), len(ys))):
         x = xs[i] if i < len(xs) else None
         y = ys[i] if i < len(ys) else None
-        if x != y:
+        if not _same(x, y):
             return i, x, y
     return None
 

@@ -28,6 +28,22 @@ def _where(p: dict[str, Any]) -> str:
     return f"{p['run']} iteration {p['step']}{who}{more}"
 
 
+def layouts(d: dict[str, Any]) -> str:
+    """Per commit, each property per rank layout (T, E)."""
+    props = d["properties"]
+    out = []
+    for c in d["commits"]:
+        lays = c.get("layouts") or {}
+        if not lays:
+            continue
+        out.append(f"== {c['label']} by layout")
+        out.append(f"   {'layout':8} " + " ".join(f"{p[:10]:>10}" for p in props))
+        for lay in sorted(lays, key=lambda x: [int(t[1:]) for t in x.split()]):
+            out.append(f"   {lay:8} " + " ".join(f"{MARK.get(lays[lay].get(p, ''), '·'):>10}"
+                                                  for p in props))
+    return "\n".join(out)
+
+
 def text(d: dict[str, Any]) -> str:
     props = d["properties"]
     short = [p[:10] for p in props]
@@ -54,6 +70,10 @@ def text(d: dict[str, Any]) -> str:
         conn = "engine code on both sides" if c.get("connection") == "driven" else (
             f"scripted ({c.get('connection_note')})")
         out.append(f"   runs: {c.get('runs', 0)} ({modes}); connection layer: {conn}")
+        if c.get("cut_runs"):
+            out.append(f"   {c['cut_runs']} scripted runs judged only up to the first step where "
+                       "the engine sent another init/resume than the model (the replayed "
+                       "embedding side answers the model's messages)")
         for name in props:
             p = c.get("properties", {}).get(name)
             if p and p["status"] == "violated":
@@ -70,9 +90,29 @@ def text(d: dict[str, Any]) -> str:
                        f"{c['mapping_errors'][0]['run']} iteration "
                        f"{c['mapping_errors'][0]['step']})")
         out.append("   " + conformance(c))
-        out.append(f"   divergences from the runs' own traces: {c.get('divergence_count', 0)} "
-                   f"in {c.get('diverging_runs', 0)} of {c.get('runs', 0)} runs")
+        best = closest(c)
+        if best and best in c.get("divergences", {}):
+            dv = c["divergences"][best]
+            out.append(f"   divergences from {best}'s traces: {dv['count']} in {dv['runs']} of "
+                       f"{c.get('runs', 0)} runs" + (":" if dv["count"] else ""))
+            for x in dv["first"][:3]:
+                out.append(f"      {x['run']} iteration {x['step']} TP{x['rank']} {x['what']}: "
+                           f"expected {_short(x['expected'])}, got {_short(x['actual'])}")
     return "\n".join(out)
+
+
+def _short(x: Any) -> str:
+    import json
+
+    t = json.dumps(x, ensure_ascii=False)
+    return t if len(t) <= 140 else t[:137] + "..."
+
+
+def closest(c: dict[str, Any]) -> str | None:
+    conf = c.get("conforms", {})
+    if not conf:
+        return None
+    return max(conf, key=lambda v: (conf[v]["behaviour"], conf[v]["exact"]))
 
 
 def conformance(c: dict[str, Any]) -> str:
@@ -141,3 +181,23 @@ def section(d: dict[str, Any] | None, note: str = "") -> dict[str, Any]:
             "note": note, "seconds": 0.0,
             "data": {"matrix": matrix, "commits": len(d["commits"]),
                      "schema_version": d["schema_version"]}}
+
+
+def section_from_file(path: str | None) -> dict[str, Any]:
+    """The report section from a `ranksync history --json` file (not run without one)."""
+    if path is None:
+        return section(None, "not configured (--history-json FILE from `ranksync history "
+                             "--json`)")
+    import json
+    from pathlib import Path
+
+    try:
+        d = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        return {"title": "engine history", "status": "error", "data": None, "source": path,
+                "note": f"cannot read {path}: {e}", "seconds": 0.0}
+    if not isinstance(d, dict) or d.get("schema_version") != SCHEMA_VERSION:
+        return {"title": "engine history", "status": "error", "data": None, "source": path,
+                "note": f"{path}: not `ranksync history --json` output (schema_version "
+                        f"{SCHEMA_VERSION})", "seconds": 0.0}
+    return dict(section(d), source=path)

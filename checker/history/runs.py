@@ -79,19 +79,39 @@ def extract(repo: str, sha: str, dest: Path) -> None:
             tar.extractall(dest, filter="data")
 
 
+def _keys(repo: str, sha: str, ts: TraceSet, expected: dict[str, Any], connection: str
+          ) -> tuple[str, str, str]:
+    """(tree hash, records key, judgement key)."""
+    tree = tree_of(repo, sha)
+    rkey = f"{tree[:16]}-{ts.digest}-{code_digest(*HARNESS)}-{connection}"
+    return tree, rkey, f"{rkey}-{code_digest(*JUDGE)}-{_digest(expected)}"
+
+
+def cached_result(repo: str, label: str, sha: str, ts: TraceSet, expected: dict[str, Any],
+                  cache: Path | None, connection: str = "auto") -> dict[str, Any] | None:
+    """The judged result from the cache, if nothing it depends on changed."""
+    if cache is None:
+        return None
+    t0 = time.perf_counter()
+    jpath = cache / "results" / f"{_keys(repo, sha, ts, expected, connection)[2]}.json"
+    if not jpath.is_file():
+        return None
+    res = dict(json.loads(jpath.read_text()))
+    res.update(label=label, cached=True, seconds=time.perf_counter() - t0)
+    return res
+
+
 def run_commit(repo: str, label: str, sha: str, ts: TraceSet, expected: dict[str, Any],
                cache: Path | None, connection: str = "auto", logs: Path | None = None
                ) -> dict[str, Any]:
     """The judged result of one commit (a JSON-able dict)."""
     t0 = time.perf_counter()
-    tree = tree_of(repo, sha)
-    rkey = f"{tree[:16]}-{ts.digest}-{code_digest(*HARNESS)}-{connection}"
-    jkey = f"{rkey}-{code_digest(*JUDGE)}-{_digest(expected)}"
+    if logs is None:
+        hit = cached_result(repo, label, sha, ts, expected, cache, connection)
+        if hit is not None:
+            return hit
+    tree, rkey, jkey = _keys(repo, sha, ts, expected, connection)
     jpath = cache / "results" / f"{jkey}.json" if cache else None
-    if jpath is not None and jpath.is_file() and logs is None:
-        res = dict(json.loads(jpath.read_text()))
-        res.update(label=label, cached=True, seconds=time.perf_counter() - t0)
-        return res
     base = {"label": label, "commit": sha, "tree": tree, "traceset": ts.digest,
             "cached": False}
     rpath = cache / "records" / f"{rkey}.json.gz" if cache else None
@@ -149,8 +169,10 @@ def judge(raw: dict[str, Any], ts: TraceSet, expected: dict[str, Any]) -> dict[s
     errors: list[dict[str, Any]] = []
     crashes: list[dict[str, Any]] = []
     internal: list[str] = []
-    divs: list[dict[str, Any]] = []
+    divs: dict[str, list[dict[str, Any]]] = {}
     modes: dict[str, int] = {}
+    cut = 0
+    layouts: dict[str, dict[str, str]] = {}
     conforms = {v: {"exact": 0, "behaviour": 0} for v in expected}
     for run, rec in zip(ts.runs, raw["records"], strict=True):
         rid = run["id"]
@@ -165,30 +187,40 @@ def judge(raw: dict[str, Any], ts: TraceSet, expected: dict[str, Any]) -> dict[s
         env = rec["env"] if rec["mode"] == "driven" else None
         b = A.build(run["trace"], rec["ranks"], rec["env"], rec["mode"] == "driven")
         errors += [dict(e.to_json(), run=rid) for e in b.errors]
+        cut += b.cut
         crashes += [dict(c, run=rid) for c in b.crashes]
+        sc = run["trace"]["scenario"]
+        lay = layouts.setdefault(f"T{sc['tp_size']} E{sc.get('embedding_tp_size', '-')}", {})
         for name, oc in A.evaluate(b).items():
+            lay[name] = "violated" if oc.violated_at is not None or lay.get(name) == "violated" \
+                else "holds" if oc.premise or lay.get(name) == "holds" else "not exercised"
             p = props.setdefault(name, {"status": "not exercised", "premise_runs": 0})
             p["premise_runs"] += int(oc.premise)
             if oc.violated_at is not None:
                 p["violations"] = p.get("violations", 0) + 1
+                if len(p.setdefault("all", [])) < 100:
+                    p["all"].append({"run": rid, "step": oc.violated_at, "ranks": oc.ranks})
                 if p["status"] != "violated":
                     p.update(status="violated", run=rid, step=oc.violated_at, ranks=oc.ranks)
             elif oc.premise and p["status"] == "not exercised":
                 p["status"] = "holds"
-        own = M.divergences(run["trace"]["expected"], rec["ranks"], env)
-        divs += [dict(d, run=rid) for d in own]
         for v, exp in expected.items():
-            for level in ("exact", "behaviour"):
-                conforms[v][level] += not M.divergences(exp[rid], rec["ranks"], env, level)
+            own = M.divergences(exp[rid], rec["ranks"], env, "exact")
+            conforms[v]["exact"] += not own
+            conforms[v]["behaviour"] += not own or not M.divergences(exp[rid], rec["ranks"],
+                                                                    env, "behaviour")
+            divs.setdefault(v, []).extend(dict(d, run=rid) for d in own)
     verdict = ("error" if internal else "mapping broken" if errors else "ran")
     lost = sorted({e["what"] + ": " + e["detail"] for e in errors})
     return {"verdict": verdict, "reason": "; ".join(internal[:3]) if internal else
             ("; ".join(lost[:5]) if errors else ""),
             "connection": raw.get("connection"), "connection_note": raw.get("connection_note"),
-            "modes": modes, "properties": props, "mapping_errors": errors[:50],
+            "modes": modes, "properties": props, "layouts": layouts, "cut_runs": cut,
+            "mapping_errors": errors[:50],
             "mapping_error_count": len(errors), "crashes": crashes[:20],
-            "divergence_count": len(divs), "divergences": divs[:200],
-            "diverging_runs": len({d["run"] for d in divs}), "runs": len(ts.runs),
+            "divergences": {v: {"count": len(ds), "runs": len({d["run"] for d in ds}),
+                                "first": ds[:100]} for v, ds in divs.items()},
+            "runs": len(ts.runs),
             "conforms": conforms}
 
 

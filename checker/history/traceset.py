@@ -145,3 +145,14 @@ def expectations(ts: TraceSet, variants: Iterable[str], cache: Path | None
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out))
     return out
+
+
+def file_name(run_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_@" else "-" for c in run_id) + ".json"
+
+
+def save(ts: TraceSet, out: Path) -> None:
+    """Every run as a trace file (its first source variant's expectation), named by run id."""
+    out.mkdir(parents=True, exist_ok=True)
+    for r in ts.runs:
+        (out / file_name(r["id"])).write_text(json.dumps(r["trace"], indent=1))
