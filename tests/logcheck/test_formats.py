@@ -143,3 +143,34 @@ def test_every_listed_commit_has_the_format() -> None:
             lits = sources.setdefault(c, _fstrings(c))
             assert any(_norm(f.template, opt) in lit for lit in lits for opt in (True, False)), (
                 c, f.template)
+
+
+# --- logs each listed commit's own code printed (tests/logcheck/data/commits, from
+# `ranksync history --logs`: the language ranks' log lines of a few runs; no engine code) ---
+COMMIT_LOGS = sorted((Path(__file__).parent / "data" / "commits").glob("*.log"))
+
+
+def test_a_log_of_every_listed_commit_is_accepted():
+    from ranksync.checker.logcheck.observations import Collector
+
+    assert len(COMMIT_LOGS) == 12
+    for f in COMMIT_LOGS:
+        col = Collector()
+        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            got = P.parse_line(line)
+            assert isinstance(got, P.Parsed), (f.name, n, line, got)
+            col.feed(got, f.name, n)
+        assert col.finish() and col.stats.unmatched_lines == 0, f.name
+
+
+def test_a_later_commits_log_is_checked_against_the_model():
+    f = next(p for p in COMMIT_LOGS if p.name.startswith("caff70bd5"))
+    r = CliRunner().invoke(logcheck, [str(f), "--rid", "r59", "--variants", "seed",
+                                      "--topologies", "a", "--embedding-ranks", "1",
+                                      "--properties", "agreement", "--traces", "none",
+                                      "--jobs", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    (req,) = rep["requests"]
+    assert rep["unmatched"]["count"] == 0 and req["combos"][0]["verdict"] in (
+        "consistent", "inconsistent")
