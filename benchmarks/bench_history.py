@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -27,14 +28,22 @@ LIST = ("28ac79bbe,3552c3739,d94e4a0ab,d1bceb411,7a7a71977,caff70bd5,2141e0842,5
         "845f6c487,b3f7032d1,8abf55e3d,401245261")
 
 
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def history(repo: str, commits: list[str], cache: Path, jobs: int) -> float:
-    t0 = time.perf_counter()
+    """Wall seconds; also prints the CPU seconds of the command and its processes (the
+    load-independent part: wall = CPU / cores used when the machine is otherwise idle)."""
+    t0, c0 = time.perf_counter(), _cpu()
     r = subprocess.run([sys.executable, "-m", "ranksync.checker.cli", "history",
                         "--engine-repo", repo, *commits, "--cache", str(cache), "--jobs",
                         str(jobs)], capture_output=True, text=True, check=False)
     dt = time.perf_counter() - t0
     if r.returncode not in (0, 1):
         sys.exit(f"ranksync history failed ({r.returncode}): {r.stderr[-2000:]}")
+    print(f"   (CPU {_cpu() - c0:.1f} s, load average now {os.getloadavg()[0]:.1f})")
     return dt
 
 
