@@ -47,3 +47,17 @@ def test_text_junit_section_and_declarations(tmp_path: Path):
     assert compare(COMMITS, decl) == []
     decl["aaa"]["violated"] = []
     assert compare(COMMITS, decl) == ["aaa: violates ['integrity'], declared []"]
+
+
+def test_report_shows_the_history_section():
+    from ranksync.checker import report as rep
+
+    sections = {k: rep._not_run(k, "not run here") for k in ("mutants", "replay", "engine_diff")}
+    sections["history"] = output.section(output.doc(COMMITS, PROPS, {}))
+    meta = {"versions": {"python": "3"}, "config_path": "c", "config_text": "",
+            "tp_sizes": [1], "variants": [], "topologies": ["a"], "source": "s",
+            "generated": "now", "command": "ranksync report", "reused": [],
+            "wall": {"prove": 1.0}}
+    html, md = rep.render(rep.build([], [], sections, meta))
+    assert "## Engine history" in md and "✗ r1 it3" in md
+    assert 'id="history"' in html and "could not load" in html
