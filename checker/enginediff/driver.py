@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .loader import EngineSourceError, check_engine, detect_variant, engine_modules
-from .traces import base_variant, load_trace
+from .traces import base_variant, load_trace, same_event
 from .worker import rank_main
 
 CONNECTIONS = ("auto", "driven", "scripted")
@@ -98,7 +98,7 @@ def first_divergence(expected: list[dict[str, Any]],
             for i in range(max(len(exp), len(act))):
                 e = exp[i] if i < len(exp) else None
                 a = act[i] if i < len(act) else None
-                if e != a:
+                if not same_event(e, a):
                     return {"step": step, "rank": rank, "index": i, "expected": e, "actual": a}
     return None
 

@@ -27,13 +27,6 @@ from . import encoding, stubs, transport
 from .transport import Bus, Drained
 
 FAILED, BOOTSTRAPPING, WAITING, TRANSFERRING, SUCCESS = 0, 1, 2, 3, 4
-GARBAGE_BYTES = {0: b"\x80\xbf", 1: b"\xff\xff\xff\xff", 2: b"\xff\xff\xff\xff"}  # bf16 -1, -1
-
-
-def garbage(arr: int, n: int) -> bytes:
-    """What a freed source block holds once another request reused it."""
-    pat = GARBAGE_BYTES.get(arr, b"\x00")
-    return (pat * (n // len(pat) + 1))[:n]
 
 
 class _EmbReq:
@@ -60,7 +53,7 @@ class EmbeddingSide:
         self.room = int(sc["room"])
         self.buffers, self.allocs, self.mgrs, self.senders = [], [], [], []
         self.src_indices: list[list[int]] = [[] for _ in range(self.E)]
-        bus.garbage = garbage
+        bus.garbage = self.garbage
         for e in range(self.E):
             buf = self.u.MultimodalDataBuffers(size=self.n_src, block_size=bs,
                                                embedding_dim=hidden)
@@ -91,6 +84,16 @@ class EmbeddingSide:
         self.src_frees = 0
         self.events: list[dict[str, Any]] = []
         self.current: int | None = None  # the embedding rank acting (tags its log lines)
+
+    def garbage(self, e: int, arr: int, block: int, n: int) -> bytes:
+        """What a freed source block holds when a late chunk copies it: the garbage content
+        ids of its tokens (docs/trace-format.md), laid out as `set_buf` lays out a block."""
+        bs, L = int(self.sc["block_size"]), int(self.sc["embedding_length"])
+        pos = self.bus.src_pos.get(e, {}).get(block, 0)
+        t = max(0, min(bs, L - pos * bs))
+        raw = encoding.block_bytes(arr, encoding.garbage_ids(pos * bs, t), int(self.sc["hidden"]),
+                                   (self.buffers[e].input_embeddings.dtype,))
+        return (raw + bytes(n))[:n]
 
     # -- plumbing ---------------------------------------------------------------------------
     def _thread(self, owner: transport.Owner, name: str) -> tuple[Callable[..., Any], tuple[Any, ...]]:
@@ -173,6 +176,7 @@ class EmbeddingSide:
             if idx is None:
                 raise RuntimeError("source allocation failed (pool sized for the request)")
             self.src_indices[e] = [int(b) for b in idx]
+            self.bus.src_pos[e] = {b: i for i, b in enumerate(self.src_indices[e])}
             self.senders[e].init(embedding_indices=self.src_indices[e])
             self.buffers[e].set_buf(_EmbReq(self.sc, self.src_indices[e]))
             self.senders[e].send_embedding(embedding_indices=self.src_indices[e],

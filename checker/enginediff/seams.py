@@ -7,8 +7,8 @@ for the property checks of `ranksync history` and are never compared:
 
 * ``get_buf``: every `MultimodalDataBuffers.get_buf` call (blocks, the count it read);
 * ``log`` at DEBUG (the engine logs some decisions only there);
-* ``handoff_data``: what was handed off, token by token (fill ids and embedding rows
-  decoded back to source token indices, -1 for anything else);
+* ``handoff_data``: what was handed off, position by position, as content ids (fill ids and
+  embedding rows decoded, encoding.py), with a mock's mrope positions and delta;
 * ``snap``: the allocator's free list and the request's phase at the end of the step.
 """
 
@@ -116,18 +116,10 @@ def wrap_failure_handler(queue: Any, sink: Sink) -> None:
     queue._handle_failed_request = handler
 
 
-def _token(row: torch.Tensor) -> int:
-    """The source token an embedding row encodes (encoding.py), -1 if none."""
-    vals = [float(v) for v in row[:3].to(torch.float32).tolist()]
-    if len(vals) < 3 or any(v < 0 or v > 255 or not v.is_integer() for v in vals):
-        return -1
-    i = int(vals[0]) + (int(vals[1]) << 8) + (int(vals[2]) << 16) - 1
-    return i if 0 <= i and torch.equal(row.to(torch.float32),
-                                       encoding.source_embeddings(i, 1, row.numel())[0]) else -1
-
-
-def handoff(req: Any, buffers: Any, sc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The trace's `handoff` event and the seam event with the handed-off tokens."""
+def handoff(req: Any, buffers: Any, sc: dict[str, Any], version: int = 2
+            ) -> list[dict[str, Any]]:
+    """The trace's `handoff` event (version 2: with the handed-off content ids, and a mock's
+    delta and mrope positions) and a seam event with the same data for the properties."""
     ids = list(req.origin_input_ids or [])
     deleted = getattr(req, "ranksync_deleted_aux", None)
     if deleted is not None:
@@ -136,21 +128,34 @@ def handoff(req: Any, buffers: Any, sc: dict[str, Any]) -> list[dict[str, Any]]:
         blocks = getattr(req, "embedding_indices", None) or [0]
         n = int(buffers.aux_datas[int(blocks[0]), 0])
     mm = req.multimodal_inputs
-    ok = encoding.intact(ids, req.input_embeds, mm, sc["embedding_length"], sc["hidden"],
+    hidden = int(sc["hidden"])
+    ok = encoding.intact(ids, req.input_embeds, mm, sc["embedding_length"], hidden,
                          sc["mrope_delta"])
-    emb = req.input_embeds
-    rows = [_token(r) for r in emb.reshape(emb.shape[0], -1)[:, : sc["hidden"]]] \
-        if isinstance(emb, torch.Tensor) and emb.dim() >= 1 else []
-    id_tokens = [int(v) - encoding.ID_BASE if 0 <= int(v) - encoding.ID_BASE < 1 << 24 else -1
-                 for v in ids]
-    return [{"ev": "handoff", "length": len(ids), "embedding_length": n,
-             "mm_inputs": "none" if mm is None else "mock", "intact": ok},
-            {"ev": "handoff_data", "seam": True, "ids": id_tokens, "rows": rows,
-             "blocks": [int(b) for b in (getattr(req, "embedding_indices", None) or [])]}]
+    ev: dict[str, Any] = {"ev": "handoff", "length": len(ids), "embedding_length": n,
+                          "mm_inputs": "none" if mm is None else "mock", "intact": ok}
+    data: dict[str, Any] = {"ev": "handoff_data", "seam": True,
+                            "content": encoding.content(ids, req.input_embeds, hidden),
+                            "blocks": [int(b) for b in (getattr(req, "embedding_indices", None)
+                                                        or [])]}
+    if mm is not None:
+        mrope = getattr(mm, "mrope_positions", None)
+        delta = getattr(mm, "mrope_position_delta", None)
+        data["mrope"] = encoding.decode_mrope(mrope) if isinstance(mrope, torch.Tensor) \
+            and mrope.dim() == 2 and mrope.shape[0] == 3 else None
+        try:
+            data["delta"] = int(torch.as_tensor(delta).reshape(-1)[0])
+        except (TypeError, RuntimeError, ValueError, IndexError):
+            data["delta"] = None
+    if version >= 2:
+        ev["content"] = data["content"]
+        if mm is not None:
+            ev["delta"], ev["mrope"] = data["delta"], data["mrope"]
+    return [ev, data]
 
 
-def snapshot(allocator: Any, phase: str, indices: Any) -> dict[str, Any]:
+def snapshot(allocator: Any, phase: str, indices: Any, held: list[int]) -> dict[str, Any]:
     free = getattr(allocator, "free_blocks", None)
     return {"ev": "snap", "seam": True, "phase": phase,
             "free": None if free is None else [int(b) for b in free],
-            "indices": None if indices is None else [int(b) for b in indices]}
+            "indices": None if indices is None else [int(b) for b in indices],
+            "held": list(held)}

@@ -43,9 +43,10 @@ Owner = tuple[str, int]  # ("lang", r) or ("emb", e)
 class Write:
     rank: int  # language rank the session belongs to
     block: int
-    start: int | None  # first source token, None = copied from freed source blocks
+    start: int  # first source token
     count: int
     aux: list[int] | None
+    garbage: bool = False  # copied from source blocks the embedding side had freed
 
 
 @dataclass
@@ -70,7 +71,9 @@ class Bus:
     fail_next: set[int] = field(default_factory=set)  # e: next batch write returns 1
     writes: list[Write] = field(default_factory=list)  # this step's writes, all ranks
     sessions_served: list[int] = field(default_factory=list)  # ranks sent to in this chunk
-    garbage: Callable[[int, int], bytes] | None = None  # (array, nbytes) -> poison bytes
+    src_pos: dict[int, dict[int, int]] = field(default_factory=dict)  # e -> block -> position
+    # (e, array, source block, nbytes) -> what a freed source block holds (another request's)
+    garbage: Callable[[int, int, int, int], bytes] | None = None
 
     def rank_of_port(self, port: int) -> int | None:
         r = port - LANG_PORT
@@ -321,18 +324,19 @@ def transfer(engine: TransferEngine, session_id: str, src: list[int], dst: list[
         arr, sblock, _ = sl
         _, dblock, _ = dl
         stale = sblock in b.src_freed.get(e, set())
-        data = b.garbage(arr, n) if (stale and b.garbage and arr != 3) else ctypes.string_at(s, n)
+        data = b.garbage(e, arr, sblock, n) if (stale and b.garbage and arr != 3) \
+            else ctypes.string_at(s, n)
         if rank == b.local_rank:
             _check_local(b, d, n)
             ctypes.memmove(d, data, n)
         w = by_block.get(dblock)
         if w is None:
-            w = by_block[dblock] = Write(rank, dblock, None, 0, None)
+            pos = b.src_pos.get(e, {}).get(sblock, 0)
+            w = by_block[dblock] = Write(rank, dblock, pos * (b.item_lens[1] // 4), 0, None,
+                                         stale)
             order.append(dblock)
-        if arr == 1:  # fill ids (int32): the token count and the first source token
+        if arr == 1:  # fill ids (int32): the token count
             w.count = n // 4
-            first = int.from_bytes(data[:4], "little", signed=True) if n >= 4 else 0
-            w.start = None if stale else first
         elif arr == 3:  # the aux row: [L, delta, ...]
             w.aux = [int.from_bytes(data[i:i + 4], "little", signed=True) for i in (0, 4)]
     b.writes.extend(by_block[k] for k in order)

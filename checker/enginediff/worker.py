@@ -163,6 +163,38 @@ class _Scheduler:
         del reqs, return_logprob, args, kwargs
 
 
+class Others:
+    """The other live requests of trace version 2 (docs/trace-format.md): the blocks they hold
+    at the start (`initial_held`), their `others_free` / `others_alloc`, and what they leave
+    in the blocks they took (`taken`), through the real allocator's own alloc/free (not the
+    request's calls: not trace events)."""
+
+    def __init__(self, allocator: Any, sc: dict[str, Any], rank: int, bs: int) -> None:
+        self.allocator, self.alloc, self.free = allocator, allocator.alloc, allocator.free
+        self.rank, self.bs = rank, bs
+        held = sc.get("initial_held")
+        self.held: list[int] = [int(b) for b in held[rank]] if held else []
+        free = sc.get("initial_free")
+        if free is not None or self.held:  # free list [initial_free], the rest held
+            self.alloc(num_tokens=int(sc["pool_blocks"]) * bs, req_id="ranksync-others")
+            self.free(block_indices=[int(b) for b in free[rank]] if free is not None else
+                      [b for b in range(int(sc["pool_blocks"])) if b not in self.held],
+                      req_id="ranksync-others")
+
+    def act(self, sch: dict[str, Any], exp: dict[str, Any], buffers: Any, hidden: int) -> None:
+        if self.rank in (sch.get("others_free") or []) and self.held:
+            self.free(block_indices=[self.held.pop(0)], req_id="ranksync-others")
+        n = int(self.allocator.available_size())
+        if self.rank in (sch.get("others_alloc") or []) and n > 0:
+            self.held += [int(b) for b in self.alloc(num_tokens=n * self.bs,
+                                                     req_id="ranksync-others") or []]
+        for t in (exp.get("taken") or [])[self.rank:self.rank + 1]:
+            for x in t:
+                encoding.write_ids(buffers, int(x["block"]),
+                                   [int(c) for c in x["content"]][:self.bs], hidden)
+                encoding.set_aux(buffers, int(x["block"]), x["aux"])
+
+
 def _set_queue(tag: str | None) -> None:
     REC.queue = tag
 
@@ -230,6 +262,8 @@ def run_trace(engine: EngineModules, trace: dict[str, Any], rank: int, mode: str
     bus = _Bus(local_rank=rank, tp_size=tp, emb_size=ep, room=room)
     transport.CURRENT = bus
     buffers = u.MultimodalDataBuffers(size=pool, block_size=bs, embedding_dim=hidden)
+    for block, slots in enumerate((sc.get("initial_content") or [[]] * tp)[rank]):
+        encoding.write_ids(buffers, block, [int(c) for c in slots][:bs], hidden)
     for block, (a0, a1) in enumerate((sc.get("initial_aux") or [[]] * tp)[rank]):
         buffers.aux_datas[block, 0] = int(a0)
         buffers.aux_datas[block, 1] = int(a1)
@@ -239,6 +273,7 @@ def run_trace(engine: EngineModules, trace: dict[str, Any], rank: int, mode: str
     side = EmbeddingSide(engine, engine.connection, bus, sc) if driven else None
     SIDE[:] = [side] if side is not None else []
     allocator = u.ReqToMetadataBlockAllocator(size=pool, block_size=bs)
+    others = Others(allocator, sc, rank, bs)  # before the wrappers: not the request's calls
     seams.wrap_allocator(allocator, REC.add, lambda: REC.alloc_fail)
     seams.wrap_get_buf(buffers, REC.add)
     sched = _Scheduler(rank, tp)
@@ -283,7 +318,7 @@ def run_trace(engine: EngineModules, trace: dict[str, Any], rank: int, mode: str
     for step, (sch, exp) in enumerate(zip(trace["schedule"], trace["expected"], strict=True)):
         REC.steps.append([])
         if side is not None:
-            env = _env_phase(side, bus, sch, rank, tp)
+            env = _env_phase(side, bus, sch, rank, tp, int(trace["version"]))
         else:
             env = {"writes": exp.get("writes") or [[] for _ in range(tp)],
                    "delivered": exp.get("delivered") or [[] for _ in range(tp)]}
@@ -292,6 +327,7 @@ def run_trace(engine: EngineModules, trace: dict[str, Any], rank: int, mode: str
             for status in env["delivered"][rank]:
                 manager.update_status(room, int(status))
         envs.append(env)
+        others.act(sch, exp, buffers, hidden)
         # abort requests are read by a scheduler iteration: ignored without one (trace format)
         if sch.get("abort", False) and sch.get("lang", True):
             for entry in list(prealloc.queue) + list(transfer.queue):
@@ -303,11 +339,11 @@ def run_trace(engine: EngineModules, trace: dict[str, Any], rank: int, mode: str
                 before = len(sched.waiting_queue)
                 iterate(sched)
                 for handed in sched.waiting_queue[before:]:
-                    for ev in seams.handoff(handed, buffers, sc):
+                    for ev in seams.handoff(handed, buffers, sc, int(trace["version"])):
                         REC.add(ev)
             failed = failed or any(e.get("ev") == "removed" for e in REC.steps[-1])
             REC.add(seams.snapshot(allocator, _phase(req, prealloc, transfer, sched, failed),
-                                   _indices(req, transfer)))
+                                   _indices(req, transfer), others.held))
             if side is not None:
                 _exchange_messages(bus, side, KIND_STEP_END, step)
             else:
@@ -340,7 +376,7 @@ def _emb_log(event: dict[str, Any]) -> None:
 
 
 def _env_phase(side: EmbeddingSide, bus: transport.Bus, sch: dict[str, Any], rank: int,
-               tp: int) -> dict[str, Any]:
+               tp: int, version: int) -> dict[str, Any]:
     """The schedule's environment events on the engine's connection code (trace-format.md
     order), and what they did to every language rank."""
     side.events = []
@@ -364,10 +400,11 @@ def _env_phase(side: EmbeddingSide, bus: transport.Bus, sch: dict[str, Any], ran
                 bus.release(ep, f)
             side.run_thread(*side._thread(("lang", rank), "language_thread#0"))
     writes: list[list[dict[str, Any]]] = [[] for _ in range(tp)]
-    for w in bus.writes:
-        start = None if w.start is None else w.start - encoding.ID_BASE
-        writes[w.rank].append({"block": w.block, "start": start, "count": w.count,
-                               "aux": w.aux})
+    for w in bus.writes:  # in the trace's version (1: garbage is a null start)
+        writes[w.rank].append({"block": w.block, "start": w.start, "count": w.count,
+                               "aux": w.aux, "garbage": w.garbage} if version >= 2 else
+                              {"block": w.block, "start": None if w.garbage else w.start,
+                               "count": w.count, "aux": w.aux})
     return {"writes": writes, "delivered": delivered, "emb": side.events, "encode_fired": fired,
             "encode_enabled": enabled,
             "awaiting": list(side.awaiting), "pending_resumes": side.pending_resumes(),

@@ -13,7 +13,9 @@ embedding side's env record) and fills exactly the fields the properties read:
 | `decision`, `vals["total"/"sent"/"first"/"need"]` | the first decision line (Synced / Using cached / Partial / Unexpected / the DEBUG waiting lines) through the alias table; `first` = the rank read its buffers (`get_buf`) before deciding; on a path that logs only S, L is the value the rank logged when it cached its partial data (every listed commit caches L then) |
 | `resume`, `resume_invalid` | the resume message on the wire; tokens landed on the rank so far (the embedding side's writes), an outstanding resume (its message not processed yet, or its chunk not run) |
 | `handoff`, `intact`, `vals["handoff"]` | the request handed to the waiting queue, checked token by token |
-| `freed`, `bad_free`; `State.owned/nfree` | allocator calls (ghost ownership) and the real free list at the end of the step |
+| `freed`, `bad_free`; `State.owned/nfree/nheld` | allocator calls (ghost ownership), the real free list at the end of the step, the blocks other live requests hold |
+| `left`, `length`, `content`, `mrope`, `delta` | what was handed off (or removal), the handed-off fill ids and rows and a mock's mrope and delta decoded to content ids (the trace's ids, imported: spec/content.py) |
+| `State.faulted` | an abort, a failed chunk or other requests taking blocks so far (the schedule), or blocks held at the start |
 | `phase`, `embedding_indices` | queue membership at the end of the step; the last allocation |
 | `Effects.writes`, `bad_write`, `bad_source` | the embedding side's writes into the rank's blocks; a write into a block the request did not own; a write from freed source blocks |
 | `State.src_alive`, `src_frees` | the embedding scheduler (driven), or the model's run of the same schedule (scripted: that environment was the model's) |
@@ -32,9 +34,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ranksync.spec.config import WAITING_FOR_INPUT, ModelConfig
-from ranksync.spec.embedding import Effects, Params
-from ranksync.spec.language import (
+from ranksync.spec import content as ids
+from ranksync.spec.branches import (
+    LEFT_MOCK,
+    LEFT_NO_MM,
+    LEFT_REMOVED,
     PRE_HANDSHAKE_FAILED,
     PRE_INIT,
     PRE_NO_SPACE,
@@ -52,17 +56,18 @@ from ranksync.spec.language import (
     TR_WAIT_RESUME,
     LangObs,
 )
+from ranksync.spec.config import WAITING_FOR_INPUT, ModelConfig
+from ranksync.spec.embedding import Effects, Params
 from ranksync.spec.model import Choices, Run, StepRecord, eager
 from ranksync.spec.ops import PyOps
 from ranksync.spec.properties import PROPERTIES
 from ranksync.spec.state import (
     DONE,
     FAILED_OUT,
-    GARBAGE,
     PREALLOC,
     TRANSFER,
-    State,
-    copy_rank,
+    Leftovers,
+    copy_state,
     init_state,
 )
 
@@ -87,6 +92,7 @@ class _Ghost:
     landed: int = 0
     resume_out: bool = False  # scripted mode: a resume whose data has not landed yet
     nfree: list[int] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)  # blocks other live requests hold
 
 
 @dataclass
@@ -114,12 +120,16 @@ def config_of(trace: dict[str, Any]) -> ModelConfig:
 def _choices(cfg: ModelConfig, s: dict[str, Any]) -> Choices:
     def members(name: str, n: int) -> list[bool]:
         return [i in (s.get(name) or []) for i in range(n)]
-    T, E = cfg.tp_size, cfg.n_senders
+    T, E, P = cfg.tp_size, cfg.n_senders, cfg.pool_blocks
+    zeros = [[0] * P for _ in range(T)]
     return Choices(messages=members("messages", T), encode=bool(s.get("encode", False)),
                    chunks=members("chunks", E), chunk_fail=members("chunk_fail", E),
                    emb_finish=bool(s.get("emb_finish", False)), deliver=members("deliver", T),
-                   abort=bool(s.get("abort", False)), alloc_fail=members("alloc_fail", T),
-                   lang=bool(s.get("lang", True)))
+                   abort=bool(s.get("abort", False)), others_free=members("others_free", T),
+                   # version 1's alloc_fail: blocks held by other requests, a fault as well
+                   others_alloc=[a or f for a, f in zip(members("others_alloc", T),
+                                                        members("alloc_fail", T), strict=True)],
+                   lang=bool(s.get("lang", True)), taken_aux0=zeros, taken_aux1=zeros)
 
 
 def _model_env(trace: dict[str, Any]) -> list[tuple[bool, int, bool]]:
@@ -166,12 +176,20 @@ def build(trace: dict[str, Any], ranks: list[list[list[dict[str, Any]]]],
     sc = trace["scenario"]
     T, L, bs, P = cfg.tp_size, int(sc["embedding_length"]), int(sc["block_size"]), cfg.pool_blocks
     o = PyOps((bs,))
-    aux0 = [[a[0] for a in row] for row in sc["initial_aux"]] or [[0] * P for _ in range(T)]
-    aux1 = [[a[1] for a in row] for row in sc["initial_aux"]] or [[0] * P for _ in range(T)]
     params = Params(length=L, bs=bs, default_tokens=int(sc["default_allocate_tokens"]),
                     receives=[r in sc["receivers"] for r in range(T)], delta=sc["mrope_delta"])
-    states = [init_state(cfg, aux0, aux1)]
-    ghosts = [_Ghost(nfree=[1] * P) for _ in range(T)]
+    held0 = [[int(b) for b in x] for x in sc.get("initial_held") or [[] for _ in range(T)]]
+    free0 = sc.get("initial_free") or [[b for b in range(P) if b not in held0[r]]
+                                       for r in range(T)]
+    states = [init_state(o, cfg, [Leftovers(aux0=[0] * P, aux1=[0] * P,
+                                            content=[ids.ZERO] * (P * cfg.slots),
+                                            held=len(held0[r])) for r in range(T)])]
+    for r, lr in enumerate(states[0].lang):  # the trace's own block ids
+        lr.nfree = [free0[r].count(b) for b in range(P)]
+        lr.nheld = [held0[r].count(b) for b in range(P)]
+    ghosts = [_Ghost(nfree=list(states[0].lang[r].nfree), held=list(held0[r]))
+              for r in range(T)]
+    faulted = any(held0)
     errors: list[M.MappingError] = []
     crashes: list[dict[str, Any]] = []
     steps: list[StepRecord] = []
@@ -186,13 +204,14 @@ def build(trace: dict[str, Any], ranks: list[list[list[dict[str, Any]]]],
         for r in range(T):
             g = ghosts[r]
             for w in (e.get("writes") or [[]] * T)[r]:
+                garbage = w["start"] is None or bool(w.get("garbage"))
                 eff.writes[r].append({"when": True, "block": w["block"], "count": w["count"],
-                                      "start": GARBAGE if w["start"] is None else w["start"],
+                                      "start": w["start"] or 0, "garbage": garbage,
                                       "aux": w.get("aux") is not None})
                 if w["block"] not in g.owned:
                     eff.bad_write = True
                     bad_writes[-1].add(r)
-                eff.bad_source = eff.bad_source or w["start"] is None
+                eff.bad_source = eff.bad_source or garbage
                 if w["count"] > 0:
                     g.landed += w["count"]
                     g.resume_out = False
@@ -216,13 +235,13 @@ def build(trace: dict[str, Any], ranks: list[list[list[dict[str, Any]]]],
             awaiting = (bool((e.get("awaiting") or [False] * T)[r])
                         or bool((e.get("pending_resumes") or [0] * T)[r])) if driven \
                 else ghosts[r].resume_out
-            obs.append(_obs(o, d, ghosts[r], L, awaiting, k, r, errors) if iterated and not
-                       mismatch else _blank())
+            obs.append(_obs(cfg, d, ghosts[r], L, awaiting, k, r, errors) if iterated and not
+                       mismatch else _blank(cfg))
         deadlock = deadlock or mismatch
-        st0 = states[-1]
-        st = State(lang=[copy_rank(x) for x in st0.lang], sess=[copy_rank(x) for x in st0.sess],
-                   send=[copy_rank(x) for x in st0.send], encoded=st0.encoded or fired,
-                   src_alive=st0.src_alive, src_frees=st0.src_frees, deadlock=deadlock)
+        faulted = faulted or (ch.abort and ch.lang) or any(ch.chunk_fail) or any(
+            ch.others_alloc)
+        st = copy_state(states[-1])
+        st.encoded, st.deadlock, st.faulted = st.encoded or fired, deadlock, faulted
         if driven:
             st.src_alive, st.src_frees = bool(e.get("src_alive")), int(e.get("src_frees", 0))
         elif model_env is not None and k < len(model_env):
@@ -232,30 +251,54 @@ def build(trace: dict[str, Any], ranks: list[list[list[dict[str, Any]]]],
             lr.phase = g.phase
             lr.owned = [b in g.owned for b in range(P)]
             lr.nfree = list(g.nfree)
+            lr.nheld = [g.held.count(b) for b in range(P)]
             idx = (g.indices + [0] * cfg.max_blocks)[: cfg.max_blocks]
             lr.embedding_indices, lr.n_indices = idx, len(g.indices)
         states.append(st)
+        taken = {(r, int(x["block"])) for r, t in enumerate(
+            (trace["expected"][k].get("taken") or []) if k < len(trace["expected"]) else [])
+            for x in t}
         steps.append(StepRecord(choices=ch, effects=eff, obs=obs, mismatch=mismatch,
                                 iterated=iterated, encoded_before=encoded,
                                 eager=_eager(o, ch, encoded, enabled),
-                                encode_fired=fired))
+                                encode_fired=fired,
+                                taken=[[(r, b) in taken for b in range(P)] for r in range(T)]))
         encoded = encoded or fired
     return Built(cfg, Run(params=params, states=states, steps=steps), errors, crashes,
                  bad_writes, cut=cut < len(trace["schedule"]) and not driven)
 
 
-def _blank() -> LangObs:
+def _blank(cfg: ModelConfig) -> LangObs:
     """A rank that did not iterate (every value a property reads present, PyOps evaluates
     both sides of And/Or)."""
     ob = LangObs()
     ob.vals.update(p_pre=None, p_tr=None, first=False, total=0, sent=0, need=0,
                    outstanding=False, landed=0)
+    ob.content = [ids.ZERO] * cfg.positions
+    ob.mrope = [ids.mrope_unknown(cfg)] * (3 * cfg.positions)
     return ob
 
 
-def _obs(o: PyOps, d: M.RankStep, g: _Ghost, L: int, awaiting: bool, k: int, r: int,
+def _handed(cfg: ModelConfig, ob: LangObs, handoff: dict[str, Any], data: dict[str, Any]
+            ) -> None:
+    """What the rank hands to the TP forward, in the model's content ids (the trace's ids
+    imported: spec/content.py), for handoff_agreement."""
+    ob.left = LEFT_MOCK if handoff["mm_inputs"] == "mock" else LEFT_NO_MM
+    ob.length = int(handoff["length"])
+    got = [ids.import_id(cfg, int(c)) for c in data.get("content") or []]
+    ob.content = (got + [ids.ZERO] * cfg.positions)[: cfg.positions]
+    rows = data.get("mrope") or [[], [], []]
+    ob.mrope = [ids.mrope_unknown(cfg)] * (3 * cfg.positions)
+    for row, line in enumerate(rows[:3]):
+        for pos, v in enumerate(line[: cfg.positions]):
+            c, rr = divmod(int(v), 3)
+            ob.mrope[3 * pos + row] = 3 * ids.import_id(cfg, c) + rr
+    ob.delta = int(data.get("delta") or 0)
+
+
+def _obs(cfg: ModelConfig, d: M.RankStep, g: _Ghost, L: int, awaiting: bool, k: int, r: int,
          errors: list[M.MappingError]) -> LangObs:
-    ob = _blank()
+    ob = _blank(cfg)
     ob.poll_pre, ob.poll_tr = d.p_pre is not None, d.p_tr is not None
     ob.n_max = d.n_max
     ob.vals.update(p_pre=d.p_pre, p_tr=d.p_tr, outstanding=awaiting, landed=g.landed)
@@ -309,13 +352,12 @@ def _obs(o: PyOps, d: M.RankStep, g: _Ghost, L: int, awaiting: bool, k: int, r: 
         ob.vals.update(resume_sent=sent)
         g.indices, g.resumed, g.resume_out = list(resume["blocks"]), True, True
     if handoff is not None:
-        data = d.first("handoff_data", "tr") or {}
         ob.handoff, ob.intact = True, bool(handoff["intact"])
-        ob.vals["handoff"] = {"mm_inputs": handoff["mm_inputs"], "length": handoff["length"],
-                              "ids": data.get("ids"), "rows": data.get("rows")}
+        _handed(cfg, ob, handoff, d.first("handoff_data", "tr") or {})
         g.resumed = False
     if removed or ob.pre_branch == PRE_HANDSHAKE_FAILED:
         g.phase = FAILED_OUT
+        ob.left = LEFT_REMOVED
     snap = d.snap
     if snap is not None:
         g.phase = PHASES.get(str(snap["phase"]), g.phase)
@@ -324,6 +366,7 @@ def _obs(o: PyOps, d: M.RankStep, g: _Ghost, L: int, awaiting: bool, k: int, r: 
                                          "is not observable", k, r))
         else:
             g.nfree = [snap["free"].count(b) for b in range(len(g.nfree))]
+        g.held = [int(b) for b in snap.get("held") or []]
     return ob
 
 

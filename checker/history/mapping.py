@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..enginediff.traces import same_event
 from ..logcheck import formats as F
 
 # log kinds that carry the values of the Transferring decision
@@ -128,7 +129,7 @@ def _canon(e: dict[str, Any], level: str) -> Any:
 
 def _same(x: Any, y: Any) -> bool:
     if not (isinstance(x, dict) and isinstance(y, dict) and "values" in x and "values" in y):
-        return bool(x == y)
+        return same_event(x, y)
     shared = set(x["values"]) & set(y["values"])
     return (x["log"], x["level"]) == (y["log"], y["level"]) and all(
         x["values"][k] == y["values"][k] for k in shared)
