@@ -13,7 +13,7 @@ import argparse
 import time
 
 from ranksync.checker import bmc
-from ranksync.checker.cli import DEFAULT_CONFIG
+from ranksync.checker.cliutil import DEFAULT_CONFIG
 from ranksync.checker.config import load
 from ranksync.checker.enumerate import enumerate_states
 from ranksync.spec.config import ModelConfig

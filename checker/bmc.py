@@ -12,6 +12,7 @@ failure.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,7 +195,8 @@ def check_reachable(u: Unrolling, pred: Pred) -> Result:
     return _check(u, pred, REACHABLE, UNREACHABLE, False)
 
 
-def check_many(u: Unrolling, preds: dict[str, Pred]) -> dict[str, Result]:
+def check_many(u: Unrolling, preds: dict[str, Pred],
+               on_settled: Callable[[int], None] | None = None) -> dict[str, Result]:
     """Decide several reachability questions with as few solver calls as possible: ask for a
     run satisfying any of them; every question that run answers is settled (SAT), the rest are
     asked again; one UNSAT settles all that remain. On UNKNOWN each remaining question is
@@ -209,16 +211,22 @@ def check_many(u: Unrolling, preds: dict[str, Pred]) -> dict[str, Result]:
         if r == z3.unsat:
             for n in todo:
                 out[n] = Result("unsat", seconds=dt / len(todo))
+            if on_settled:
+                on_settled(len(todo))
             break
         if m is None:
             for n in todo:
                 r1, k1, m1, why1 = _first_sat(u, terms[n])
                 out[n] = Result({"unsat": "unsat", "sat": "sat"}.get(r1, UNKNOWN), k1, m1,
                                 reason=why1 or why)
+                if on_settled:
+                    on_settled(1)
             break
         hit = [n for n in todo if any(z3.is_true(m.eval(t, model_completion=True))
                                       for t in terms[n])]
         for n in hit:
             out[n] = Result("sat", first_step(u, m, terms[n]), m, dt / len(hit))
+        if on_settled:
+            on_settled(len(hit))
         todo = [n for n in todo if n not in hit]
     return out

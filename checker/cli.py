@@ -12,74 +12,36 @@ import click
 from ranksync.spec.config import ModelConfig
 from ranksync.spec.properties import PROPERTIES
 from ranksync.spec.variants import VARIANTS
-from rich.console import Console
 
-from .config import ConfigError, ProveConfig, load
-
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
-
-
-def console() -> Console:
-    # no colour and no progress animation when the output is not a terminal
-    return Console(no_color=not sys.stdout.isatty(), highlight=False, soft_wrap=True)
-
-
-def fail_input(msg: str) -> None:
-    click.echo(f"ranksync: error: {msg}", err=True)
-    sys.exit(2)
-
-
-def load_config(path: str | None) -> ProveConfig:
-    p = Path(path) if path else default_config_path()
-    try:
-        return load(p)
-    except ConfigError as e:
-        fail_input(str(e))
-        raise  # unreachable
-
-
-def default_config_path() -> Path:
-    """./pyproject.toml if it has a [tool.ranksync] table, else configs/default.toml."""
-    cwd = Path.cwd() / "pyproject.toml"
-    if cwd.is_file():
-        import tomllib
-        try:
-            if "ranksync" in tomllib.loads(cwd.read_text()).get("tool", {}):
-                return cwd
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-            pass
-    return DEFAULT_CONFIG
-
-
-def csv_ints(_ctx: Any, _param: Any, value: str | None) -> list[int] | None:
-    if value is None:
-        return None
-    try:
-        return [int(x) for x in value.split(",") if x.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+from .cliutil import csv_ints, fail_input, load_config
+from .config import ProveConfig
+from .output.emit import chosen, emit, format_options
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ranksync", prog_name="ranksync")
 def main() -> None:
     """Machine-checked evidence for the multi-TP resume-transfer protocol."""
 
 
 @main.command()
 @click.option("--config", "config_path", type=click.Path(), help="TOML config (default: "
-              "[tool.ranksync] of ./pyproject.toml, else configs/default.toml)")
-@click.option("--json", "as_json", is_flag=True, help="machine-readable results")
+              "[tool.ranksync] of ./pyproject.toml, else ranksync:default.toml, the packaged one)")
+@format_options
 @click.option("--jobs", type=int, help="worker processes (default from the config)")
 @click.option("--tp-sizes", callback=csv_ints, help="override: e.g. 1,2,4")
 @click.option("--variants", help="override: comma-separated variant names")
 @click.option("--topologies", help="override: a,b")
 @click.option("--junit", type=click.Path(), help="also write JUnit XML here")
-def prove(config_path: str | None, as_json: bool, jobs: int | None, tp_sizes: list[int] | None,
-          variants: str | None, topologies: str | None, junit: str | None) -> None:
+@click.option("--artifacts", type=click.Path(file_okay=False), help="on a verdict that is not "
+              "as declared, write its counterexample trace and explain text into this directory")
+def prove(config_path: str | None, fmt: str | None, as_json: bool, output: str | None,
+          sarif_path: str | None, jobs: int | None, tp_sizes: list[int] | None, variants: str | None,
+          topologies: str | None, junit: str | None, artifacts: str | None) -> None:
     """Check every obligation of a configuration against its declared verdict."""
-    from .prove import exit_code, run_all, tasks
-    from .report_text import junit_xml, prove_table
+    from .progress import run_with_progress
 
+    form = chosen(fmt, as_json)
     pc = load_config(config_path)
     if tp_sizes:
         pc.tp_sizes = tp_sizes
@@ -92,32 +54,28 @@ def prove(config_path: str | None, as_json: bool, jobs: int | None, tp_sizes: li
         if any(t not in ("a", "b") for t in topologies.split(",")):
             fail_input("topologies must be a and/or b")
         pc.topologies = topologies.split(",")
-    con = console()
-    import time
+    rows, wall = run_with_progress(pc, jobs)
+    from . import cache
 
-    t0 = time.perf_counter()
-    if as_json:
-        rows = run_all(pc, jobs)
-    else:
-        from rich.progress import Progress
+    # `ranksync report` reuses these rows while the sources and the config stay the same
+    cache.put("prove", cache.prove_inputs(pc), {"rows": [r.to_json() for r in rows],
+                                                "wall_seconds": wall})
+    _finish("prove", rows, pc, wall, config_path, form, output, junit, artifacts, sarif_path)
 
-        with Progress(console=Console(stderr=True), transient=True,
-                      disable=not sys.stderr.isatty()) as prog:
-            task = prog.add_task("proving", total=len(tasks(pc)))
-            rows = run_all(pc, jobs, lambda g, r: prog.advance(task))
-    wall = time.perf_counter() - t0
-    failures = [r for r in rows if not r.ok]
+
+def _finish(command: str, rows: list[Any], pc: ProveConfig, wall: float,
+            config_path: str | None, form: str, output: str | None, junit: str | None,
+            artifacts: str | None, sarif_path: str | None) -> None:
+    from . import artifacts as arts
+    from .prove_out import outcome, spec_notices
+
+    written = arts.write(pc, rows, artifacts, config_path) if artifacts else []
+    out = outcome(command, rows, pc, wall, config_path, written)
     if junit:
-        Path(junit).write_text(junit_xml(rows, "ranksync.prove"))
-    if as_json:
-        from .ledger import ledger
-
-        click.echo(json.dumps({"config": pc.path, "wall_seconds": wall,
-                               "ok": not failures, "rows": [r.to_json() for r in rows],
-                               "ledger": [e.to_json() for e in ledger(rows)]}, indent=1))
-    else:
-        prove_table(con, rows, wall)
-    sys.exit(exit_code(rows))
+        Path(junit).parent.mkdir(parents=True, exist_ok=True)
+        Path(junit).write_text(out.junit, encoding="utf-8")
+    emit(out, form, output, spec_notices(out.findings), sarif_path)
+    sys.exit(out.exit_code)
 
 
 @main.command()
@@ -196,23 +154,21 @@ def explain(variant: str, prop: str, topology: str, ranks: int | None,
 
 @main.command()
 @click.option("--config", "config_path", type=click.Path())
-@click.option("--json", "as_json", is_flag=True)
+@format_options
 @click.option("--tp-sizes", callback=csv_ints)
-def witnesses(config_path: str | None, as_json: bool, tp_sizes: list[int] | None) -> None:
+@click.option("--junit", type=click.Path(), help="also write JUnit XML here")
+def witnesses(config_path: str | None, fmt: str | None, as_json: bool, output: str | None,
+              sarif_path: str | None, tp_sizes: list[int] | None, junit: str | None) -> None:
     """Reachability of every property's premise and every branch of §8.3/§8.4."""
-    from .prove import run_all
-    from .report_text import witness_table
+    from .progress import run_with_progress
 
+    form = chosen(fmt, as_json)
     pc = load_config(config_path)
     if tp_sizes:
         pc.tp_sizes = tp_sizes
-    rows = [r for r in run_all(pc) if r.kind == "witness"]
-    bad = [r for r in rows if not r.ok]
-    if as_json:
-        click.echo(json.dumps([r.to_json() for r in rows], indent=1))
-    else:
-        witness_table(console(), rows)
-    sys.exit(1 if bad else 0)
+    rows, wall = run_with_progress(pc, None)
+    _finish("witnesses", [r for r in rows if r.kind == "witness"], pc, wall, config_path,
+            form, output, junit, None, sarif_path)
 
 
 def _register() -> None:

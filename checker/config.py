@@ -116,6 +116,27 @@ class ConfigError(Exception):
     pass
 
 
+PACKAGED = "ranksync:"  # `ranksync:full.toml` names a config shipped in the package
+
+
+def packaged_config(name: str) -> Path:
+    """A config shipped as package data (configs/ in the source tree, `ranksync.configs` when
+    installed), located through importlib.resources; installs unpack it to a real file, and
+    its `extends` siblings sit beside it."""
+    from importlib import resources
+
+    return Path(str(resources.files("ranksync.configs").joinpath(name)))
+
+
+def config_path(arg: str | Path, relative_to: Path | None = None) -> Path:
+    """A path, or `ranksync:NAME` for a packaged config; relative paths are taken from
+    `relative_to` (the directory of the config that extends it) when given."""
+    s = str(arg)
+    if s.startswith(PACKAGED):
+        return packaged_config(s[len(PACKAGED):])
+    return relative_to / s if relative_to is not None else Path(s)
+
+
 @dataclass
 class ProveConfig:
     path: str
@@ -203,13 +224,13 @@ def _read(p: Path, depth: int = 0) -> dict[str, Any]:
     if isinstance(base, str):
         if depth > 4:
             raise ConfigError(f"{p}: `extends` chain too deep")
-        raw = _merge(_read(p.parent / base, depth + 1), raw)
+        raw = _merge(_read(config_path(base, p.parent), depth + 1), raw)
         raw.pop("extends", None)
     return raw
 
 
 def load(path: str | Path) -> ProveConfig:
-    p = Path(path)
+    p = config_path(path)
     raw = _read(p)
     try:
         jsonschema.validate(raw, SCHEMA)

@@ -25,7 +25,12 @@ from ranksync.spec.properties import PROPERTIES, branch_witnesses
 from . import bmc
 from .scenario import Scenario, from_model
 
-SCHEMA_PATH = Path(__file__).with_name("trace.schema.json")
+
+def trace_schema() -> dict[str, Any]:
+    from importlib import resources
+
+    text = resources.files("ranksync.checker").joinpath("trace.schema.json").read_text("utf-8")
+    return dict(json.loads(text))
 
 
 class TraceInputError(Exception):
@@ -42,7 +47,7 @@ def load_trace(path: Path) -> dict[str, Any]:
     except OSError as e:
         raise TraceInputError(f"{path}: cannot read: {e}") from None
     try:
-        jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
+        jsonschema.validate(data, trace_schema())
     except jsonschema.ValidationError as e:
         where = "/".join(str(x) for x in e.absolute_path) or "(top level)"
         raise TraceInputError(f"{path}: not a ranksync trace v2 at {where}: {e.message}") from None
@@ -258,7 +263,7 @@ def traces(out_dir: str, config_path: str | None, tp_sizes: str, variants: str,
     seeded random runs) for each variant, topology and T."""
     from ranksync.spec.variants import VARIANTS
 
-    from .cli import fail_input, load_config
+    from .cliutil import fail_input, load_config
 
     pc = load_config(config_path)
     try:
@@ -292,8 +297,9 @@ def traces(out_dir: str, config_path: str | None, tp_sizes: str, variants: str,
 def replay(paths: tuple[str, ...], backend: str, timeout: float, as_json: bool,
            junit: str | None, variant: str | None) -> None:
     """Run traces (files or directories) on the reference; report the first divergence of each."""
-    from .cli import fail_input
+    from .cliutil import fail_input, require_torch
 
+    require_torch("replay")
     files = expand(paths)
     if not files:
         fail_input("no trace files found")

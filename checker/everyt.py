@@ -35,8 +35,25 @@ def invariant_path(variant: str, topology: str) -> Path:
                     f"{variant}.{topology}.inv"))
 
 
+Chain = list[tuple[str, list[Clause]]]
+# bounded liveness: where a window starts (its premise, for every rank), where it must end
+GOALS: dict[str, tuple[list[str], list[str]]] = {
+    "progress": (["g.encoded"],
+                 ["i.phase == DONE or i.phase == FAILED_OUT", "not g.deadlock"]),
+    "no_leak": (["i.phase == DONE or i.phase == FAILED_OUT", "not g.deadlock"],
+                ["not g.src_alive", "not ib.owned or (i.phase == DONE and ib.in_a)"]),
+}
+
+
 def read_invariant(variant: str, topology: str) -> tuple[list[Clause], dict[str, str]]:
-    """The clauses and the `#: key = value` metadata of a stored invariant."""
+    clauses, meta, _ = read_all(variant, topology)
+    return clauses, meta
+
+
+def read_all(variant: str, topology: str
+             ) -> tuple[list[Clause], dict[str, str], dict[str, Chain]]:
+    """The clauses, the `#: key = value` metadata and the liveness chains of a stored
+    invariant (`#: chain NAME` then `#: after env|lang` stages)."""
     path = invariant_path(variant, topology)
     try:
         text = path.read_text(encoding="utf-8")
@@ -45,12 +62,22 @@ def read_invariant(variant: str, topology: str) -> tuple[list[Clause], dict[str,
                              f"(`ranksync invariants mine {variant} --topology {topology}` "
                              f"writes one)") from None
     meta: dict[str, str] = {}
-    clauses = []
+    clauses: list[Clause] = []
+    chains: dict[str, Chain] = {}
+    into = clauses
     for n, line in enumerate(text.splitlines(), 1):
         s = line.strip()
         if s.startswith("#:"):
-            k, _, v = s[2:].partition("=")
-            meta[k.strip()] = v.strip()
+            words = s[2:].split()
+            if words[:1] == ["chain"] and len(words) == 2:
+                chains[words[1]] = []
+            elif words[:1] == ["after"] and len(words) == 2 and words[1] in ("env", "lang") \
+                    and chains:
+                into = []
+                next(reversed(chains.values())).append((words[1], into))
+            else:
+                k, _, v = s[2:].partition("=")
+                meta[k.strip()] = v.strip()
             continue
         s = s.split("#", 1)[0].strip()
         if s:
@@ -59,8 +86,8 @@ def read_invariant(variant: str, topology: str) -> tuple[list[Clause], dict[str,
                 c.tree  # noqa: B018 - parse now, report the line
             except ClauseError as e:
                 raise InvariantError(f"{path}:{n}: {e}") from None
-            clauses.append(c)
-    return clauses, meta
+            into.append(c)
+    return clauses, meta, chains
 
 
 def _bad(name: str, variant: str) -> Any:
@@ -79,7 +106,7 @@ def prove(base: ModelConfig, variant: str, topology: str, names: list[str],
           timeout_ms: int) -> list[dict[str, Any]]:
     """One result per name: verdict, seconds, reason (the CTI in words)."""
     t0 = time.perf_counter()
-    clauses, meta = read_invariant(variant, topology)
+    clauses, meta, chains = read_all(variant, topology)
     env = meta.get("env", "model")
     if env not in ("model", "havoc"):
         raise InvariantError(f"{invariant_path(variant, topology)}: env must be model or havoc")
@@ -91,9 +118,27 @@ def prove(base: ModelConfig, variant: str, topology: str, names: list[str],
         if ind.verdict != "PROVED":
             out.append(_row(name, ind, setup, clauses, env, "not inductive: "))
             continue
-        a = pv.excludes(name, _bad(name, variant))
+        if name in GOALS:
+            a = _liveness(pv, base, name, chains)
+        else:
+            a = pv.excludes(name, _bad(name, variant))
         out.append(_row(name, a, a.seconds + setup / max(1, len(names)), clauses, env, ""))
     return out
+
+
+def _liveness(pv: Prover, base: ModelConfig, name: str, chains: dict[str, Chain]) -> Answer:
+    """`progress` / `no_leak` (B eager steps) from the invariant's chain of stages."""
+    from .induction.prover import chain
+
+    if name not in chains:
+        return Answer("UNKNOWN", what=f"the invariant has no `#: chain {name}`")
+    stages = chains[name]
+    steps = sum(1 for cls, _ in stages if cls == "lang")
+    if steps > base.progress_bound:
+        return Answer("CTI", what=f"the chain takes {steps} iterations, the property allows "
+                                  f"{base.progress_bound}")
+    start, goal = ([Clause(t) for t in ts] for ts in GOALS[name])
+    return chain(pv, start, [(c, s) for c, s in stages], goal)  # type: ignore[misc]
 
 
 def _row(name: str, a: Answer, seconds: float, clauses: list[Clause], env: str, pre: str

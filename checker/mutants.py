@@ -95,6 +95,13 @@ def kill_matrix(pc: ProveConfig, mutants: list[str], base: str = "seed",
     return out
 
 
+def cache_inputs(pc: ProveConfig, names: list[str]) -> dict[str, Any]:
+    """What a kill matrix depends on (checker/cache.py adds the sources)."""
+    from .cache import prove_inputs
+
+    return {"config": prove_inputs(pc), "mutants": sorted(names)}
+
+
 @click.command()
 @click.option("--config", "config_path", type=click.Path())
 @click.option("--tp-sizes", default="2", show_default=True)
@@ -104,8 +111,9 @@ def kill_matrix(pc: ProveConfig, mutants: list[str], base: str = "seed",
 def mutants(config_path: str | None, tp_sizes: str, topologies: str, only: str | None,
             as_json: bool) -> None:
     """Kill matrix: which property and which conformance check kills each mutant."""
-    from .cli import fail_input, load_config
+    from .cliutil import fail_input, load_config, require_torch
 
+    require_torch("mutants")
     pc = load_config(config_path)
     try:
         pc.tp_sizes = [int(x) for x in tp_sizes.split(",")]
@@ -117,6 +125,9 @@ def mutants(config_path: str | None, tp_sizes: str, topologies: str, only: str |
     if bad:
         fail_input(f"unknown mutant(s) {bad}; known: {', '.join(MUTANTS)}")
     ks = kill_matrix(pc, names)
+    from . import cache
+
+    cache.put("mutants", cache_inputs(pc, names), [k.to_json() for k in ks])
     if as_json:
         click.echo(json.dumps([k.to_json() for k in ks], indent=1))
     else:

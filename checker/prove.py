@@ -28,6 +28,7 @@ from ranksync.spec.properties import PROPERTIES, branch_witnesses
 from ranksync.spec.variants import get_variant
 
 from . import bmc
+from . import events as progress
 from .config import ProveConfig
 from .simulate import SimResult, simulate
 
@@ -95,6 +96,8 @@ def _simulate(pc: ProveConfig, cfg: ModelConfig, variant: str, props: list[str],
 
 def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> list[Row]:
     """The bounded obligations of one (variant, topology, T)."""
+    g = (variant, topology, tp_size)
+    progress.post("start", g)
     cfg = pc.model_config(tp_size, topology)
     bound = bound_of(cfg)
     props = pc.properties_of(variant)
@@ -133,12 +136,15 @@ def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> l
                             EVERY_T, 0.0, bound=bound))
         else:
             todo_w[name] = pred
-    rows += _bmc_rows(pc, cfg, variant, todo_p, todo_w, bound)
+    progress.post("settled", g, len(rows))
+    rows += _bmc_rows(pc, cfg, variant, todo_p, todo_w, bound,
+                      lambda n: progress.post("settled", g, n))
     return rows
 
 
 def _bmc_rows(pc: ProveConfig, cfg: ModelConfig, variant: str, todo_p: dict[str, Any],
-              todo_w: dict[str, Any], bound: dict[str, Any]) -> list[Row]:
+              todo_w: dict[str, Any], bound: dict[str, Any],
+              on_settled: Callable[[int], None] | None = None) -> list[Row]:
     """Bounded model checking of what simulation and the every-T proofs left open, several
     questions per solver call; without `bmc` they stay undecided."""
     T, topo = cfg.tp_size, cfg.topology
@@ -160,7 +166,7 @@ def _bmc_rows(pc: ProveConfig, cfg: ModelConfig, variant: str, todo_p: dict[str,
                                 ("witness", todo_w, bmc.REACHABLE, bmc.UNREACHABLE)):
         if not todo or u is None:
             continue
-        solved = bmc.check_many(u, todo)
+        solved = bmc.check_many(u, todo, on_settled)
         for name in todo:
             r = solved[name]
             exp = pc.expected(variant, topo, name, T) if kind == "property" else \
@@ -175,6 +181,7 @@ def check_every_t(pc: ProveConfig, variant: str, topology: str, _t: int = 0) -> 
     """The `[every_t]` obligations of one (variant, topology): the stored invariant."""
     from . import everyt
 
+    progress.post("start", ("every_t", variant, topology, 0))
     names = pc.every_t[variant][topology]
     base = pc.model_config(2, topology)
     bound = bound_of(base) | {"tp_size": "every T", "depth": "every depth",
@@ -200,6 +207,7 @@ def check_fixpoint(pc: ProveConfig, variant: str, topology: str, tp_size: int) -
     bounded proof of the same T declares PROVED means the bound was too small."""
     from .fixpoint import ALWAYS, search
 
+    progress.post("start", ("fixpoint", variant, topology, tp_size))
     cfg = pc.fixpoint_config(tp_size, topology)
     fp = search(cfg, variant, int(pc.fixpoint.get("max_depth", 60)),
                 int(pc.fixpoint.get("max_states", 200_000)))
@@ -230,19 +238,26 @@ def tasks(pc: ProveConfig) -> list[tuple[Callable[..., list[Row]], tuple[str, st
 
 
 def run_all(pc: ProveConfig, jobs: int | None = None,
-            on_group: Callable[[tuple[str, str, int], list[Row]], None] | None = None
-            ) -> list[Row]:
+            on_group: Callable[[tuple[str, str, int], list[Row]], None] | None = None,
+            on_event: Callable[[progress.Event], None] | None = None) -> list[Row]:
+    """Every task of `pc`; `on_group` gets each task's rows, `on_event` the progress events
+    of checker/events.py (from the worker processes too)."""
     jobs = jobs or pc.jobs
     out: list[Row] = []
     work = tasks(pc)
     if jobs <= 1:
-        for fn, g in work:
-            rows = fn(pc, *g)
-            out += rows
-            if on_group:
-                on_group(g, rows)
+        progress.install(on_event)
+        try:
+            for fn, g in work:
+                rows = fn(pc, *g)
+                out += rows
+                if on_group:
+                    on_group(g, rows)
+        finally:
+            progress.install(None)
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
+        with progress.relay(on_event) as init, \
+                ProcessPoolExecutor(max_workers=jobs, **init) as ex:
             futs = {ex.submit(fn, pc, *g): g for fn, g in work}
             for f in as_completed(futs):
                 rows = f.result()

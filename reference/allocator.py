@@ -54,15 +54,28 @@ class ReqToMetadataBlockAllocator:
             raise ValueError(f"free: no block_indices and unknown req_id={req_id!r}")
 
 
-class ScheduledAllocator(ReqToMetadataBlockAllocator):
-    """Environment hook for the trace's ``alloc_fail``: every non-fake alloc returns None
-    while ``fail_allocs`` is set (the blocks are held by requests outside the trace)."""
+class SharedPoolAllocator(ReqToMetadataBlockAllocator):
+    """A rank's allocator shared with other live requests (trace-format v2 ``initial_free``,
+    ``initial_held``, ``others_free``, ``others_alloc``). ``held`` lists the blocks the other
+    requests hold, in the order they will free them. They use the very same deque: nothing
+    comes back by itself, and under pressure the FIFO hands back the blocks just freed."""
 
-    fail_allocs: bool = False
+    def __init__(self, block_size: int, free: list[int], held: list[int], size: int) -> None:
+        super().__init__(size, block_size)
+        self.free_blocks = deque(free)
+        self.held: deque[int] = deque(held)
 
-    def alloc(
-        self, num_tokens: int | None = None, req_id: str | None = None, fake: bool = False
-    ) -> list[int] | None:
-        if self.fail_allocs and not fake:
+    def others_free(self) -> int | None:
+        """The block held longest goes to the tail of the free list (None: none held)."""
+        if not self.held:
             return None
-        return super().alloc(num_tokens, req_id, fake)
+        block = self.held.popleft()
+        self.free_blocks.append(block)
+        return block
+
+    def others_alloc(self) -> list[int]:
+        """Other requests take every free block, head first."""
+        taken = list(self.free_blocks)
+        self.free_blocks.clear()
+        self.held.extend(taken)
+        return taken

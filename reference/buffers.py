@@ -96,18 +96,8 @@ class MultimodalDataBuffers:
 
     def set_buf(self, req: SetBufRequest) -> None:
         """Writer (§5.1): block k gets tokens [k·bs, min((k+1)·bs, L)); aux only in block 0."""
-        bs, hidden = self.block_size, self.embedding_dim
+        self.write_tokens(req.embedding_indices, req.embedding, req.fill_ids, req.mrope_positions)
         length = int(req.embedding.shape[0])
-        for k, block in enumerate(req.embedding_indices):
-            lo, hi = k * bs, min((k + 1) * bs, length)
-            if lo >= hi:
-                break
-            t = hi - lo
-            self.fill_ids[block, :t] = req.fill_ids[lo:hi]
-            self.input_embeddings[block, : t * hidden] = req.embedding[lo:hi].reshape(-1)
-            if req.mrope_positions is not None:
-                # (3, t) row-major: the row stride is this block's t (§5.1).
-                self.mrope_positions[block, : 3 * t] = req.mrope_positions[:, lo:hi].reshape(-1)
         first = req.embedding_indices[0]
         self.aux_datas[first, 0] = length
         if req.mrope_position_delta is not None:
@@ -115,6 +105,28 @@ class MultimodalDataBuffers:
         if req.room is not None:
             self.aux_datas[first, AUX_HAS_ROOM] = 1
             self.aux_datas[first, AUX_ROOM] = room_as_int32(req.room)
+
+
+    def write_tokens(
+        self,
+        embedding_indices: list[int],
+        embedding: torch.Tensor,
+        fill_ids: torch.Tensor,
+        mrope_positions: torch.Tensor | None,
+    ) -> None:
+        """The token part of ``set_buf`` (no aux row): block k gets tokens [k·bs, min((k+1)·bs, L))."""
+        bs, hidden = self.block_size, self.embedding_dim
+        length = int(embedding.shape[0])
+        for k, block in enumerate(embedding_indices):
+            lo, hi = k * bs, min((k + 1) * bs, length)
+            if lo >= hi:
+                break
+            t = hi - lo
+            self.fill_ids[block, :t] = fill_ids[lo:hi]
+            self.input_embeddings[block, : t * hidden] = embedding[lo:hi].reshape(-1)
+            if mrope_positions is not None:
+                # (3, t) row-major: the row stride is this block's t (§5.1).
+                self.mrope_positions[block, : 3 * t] = mrope_positions[:, lo:hi].reshape(-1)
 
 
 @dataclass

@@ -11,12 +11,10 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-import torch
-
 from .allocator import ReqToMetadataBlockAllocator
 from .buffers import MultimodalDataBuffers, SetBufRequest
 from .kvpoll import KVPoll, update_status
-from .source import GARBAGE_EMB_BITS, GARBAGE_INT, SourceData
+from .source import SourceData
 from .trace import Scenario
 from .transport import CopyRequest, Frames, Transport, is_cancel, session_id
 from .variants import SEED, Variant
@@ -329,9 +327,10 @@ class MooncakeEmbeddingManager:
             writes.append(
                 {
                     "block": t_dst,
-                    "start": None if s in self.freed_src_blocks else (start_block + k) * bs,
+                    "start": (start_block + k) * bs,
                     "count": t,
                     "aux": [int(aux_row[0]), int(aux_row[1])] if with_aux else None,
+                    "garbage": s in self.freed_src_blocks,
                 }
             )
         lang_rank = self.session_ranks[sid]
@@ -408,14 +407,16 @@ class EmbeddingRank:
         self.sender.send_embedding(self.src_indices, True, self.scenario.embedding_length, self.scenario.block_size)
 
     def free_source(self) -> None:
-        """Release the source blocks. Their token data become garbage for any later chunk;
-        we poison them so a late write is visible (the aux row is left as it was)."""
+        """Release the source blocks. Their token data become garbage for any later chunk
+        (trace-format: source token q reads as content id -(10000 + q)); the reference
+        overwrites them with those ids in ``set_buf``'s layout, so a late copy carries the
+        garbage like any other data. The aux row is left as it was."""
         self.allocator.free(block_indices=self.src_indices)
-        for b in self.src_indices:
-            self.freed_src_blocks.add(b)
-            self.buffers.fill_ids[b].fill_(GARBAGE_INT)
-            self.buffers.mrope_positions[b].fill_(GARBAGE_INT)
-            self.buffers.input_embeddings[b].view(torch.int16).fill_(GARBAGE_EMB_BITS)
+        self.freed_src_blocks.update(self.src_indices)
+        src = self.source
+        self.buffers.write_tokens(
+            self.src_indices, src.garbage_embedding, src.garbage_fill_ids, src.garbage_mrope_positions
+        )
 
 
 class EmbeddingSide:

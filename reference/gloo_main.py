@@ -57,7 +57,7 @@ def run_rank(trace: Trace, rank: int, protocol_pg: Any, side_pg: Any) -> dict[st
                 while True:
                     time.sleep(3600)
             os._exit(7)
-        sim.env_phase(step)
+        sim.env_phase(step, trace.taken[i] if i < len(trace.taken) else None)
         deadlock = False
         if step.lang:
             group.signatures = []
@@ -80,7 +80,9 @@ def run_rank(trace: Trace, rank: int, protocol_pg: Any, side_pg: Any) -> dict[st
                     else:
                         sim.transport.flush_outboxes([list(g[0]) for g in gathered])
         events = sim.events(rank) + ([dict(DEADLOCK)] if deadlock else [])
-        steps.append({"events": events, "writes": sim.writes(rank), "delivered": sim.delivered(rank)})
+        steps.append(
+            {"events": events, "writes": sim.writes(rank), "delivered": sim.delivered(rank), "taken": sim.taken(rank)}
+        )
         if deadlock:
             deadlock_step = i
             break
@@ -89,6 +91,7 @@ def run_rank(trace: Trace, rank: int, protocol_pg: Any, side_pg: Any) -> dict[st
         "steps": steps,
         "deadlock_step": deadlock_step,
         "free_blocks": list(sim.lang[rank].allocator.free_blocks),
+        "others_held": list(sim.lang[rank].allocator.held),
         "note": note,
     }
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import torch
 
-from .allocator import ScheduledAllocator
+from .allocator import SharedPoolAllocator
 from .buffers import MultimodalDataBuffers, aux_room, room_as_int32
 from .collectives import CollectiveGroup, ReduceOp, poll_and_all_reduce
-from .events import Recorder
+from .content import leave_block
+from .events import Recorder, handoff_event
 from .kvpoll import KVPoll, update_status
 from .source import SourceData
 from .trace import Scenario
@@ -460,15 +461,8 @@ class MultimodalLanguageTransferQueue:
             req.origin_input_ids, emb, mm is not None, mrope if mm is not None else None,
             delta if mm is not None else None,
         )
-        self.rank.recorder.emit(
-            {
-                "ev": "handoff",
-                "length": ori_input_length,
-                "embedding_length": embedding_length,
-                "mm_inputs": "none" if mm is None else "mock",
-                "intact": intact,
-            }
-        )
+        mock = None if mm is None else (mm.mrope_positions, mm.mrope_position_delta[0][0])
+        self.rank.recorder.emit(handoff_event(req.origin_input_ids, emb, mock, embedding_length, intact))
         return True
 
 
@@ -514,11 +508,13 @@ class LanguageRank:
         self.source = source
         self.gloo_group = gloo_group
         self.recorder = Recorder(rank)
-        self.allocator = ScheduledAllocator(scenario.pool_blocks, scenario.block_size)
+        self.allocator = SharedPoolAllocator(
+            scenario.block_size, list(scenario.initial_free[rank]), list(scenario.initial_held[rank]),
+            scenario.pool_blocks,
+        )
         self.buffers = MultimodalDataBuffers(scenario.pool_blocks, scenario.block_size, scenario.hidden)
         for block, (aux0, aux1) in enumerate(scenario.initial_aux[rank]):
-            self.buffers.aux_datas[block, 0] = aux0
-            self.buffers.aux_datas[block, 1] = aux1
+            leave_block(self.buffers, block, scenario.initial_content[rank][block], (aux0, aux1))
         transport.dst_buffers[rank] = self.buffers
         self.manager = LanguageManager()
         self.prealloc_queue = MultimodalLanguagePreallocQueue(self)

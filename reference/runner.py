@@ -3,9 +3,9 @@
     run_trace(trace, backend="inprocess", timeout=30.0) -> RunResult
     run_scenario(scenario, schedule, variant, backend="inprocess", timeout=30.0) -> RunResult
 
-``RunResult.events[step][rank]`` are the language-side events of docs/trace-format.md,
-``writes[step][rank]`` and ``delivered[step][rank]`` the environment's effects. A malformed
-trace raises :class:`~ranksync.reference.trace.TraceError` (a ``ValueError``).
+``RunResult.events[step][rank]`` are the language-side events of docs/trace-format.md
+(version 2), ``writes[step][rank]``, ``delivered[step][rank]`` and ``taken[step][rank]`` the
+environment's effects. A malformed trace raises :class:`~ranksync.reference.trace.TraceError` (a ``ValueError``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .collectives import InProcessGroup
+from .compare import mismatches
 from .events import Event
-from .trace import Trace, TraceError, parse_trace
+from .trace import FORMAT_VERSION, Trace, TraceError, parse_trace
 from .variants import get_variant
 from .world import Simulation
 
@@ -49,15 +50,25 @@ class RunResult:
     events: list[list[list[Event]]] = field(default_factory=list)
     writes: list[list[list[dict[str, Any]]]] = field(default_factory=list)
     delivered: list[list[list[int]]] = field(default_factory=list)
+    # [step][rank]: the blocks others_alloc gave to other requests and what they hold then
+    taken: list[list[list[dict[str, Any]]]] = field(default_factory=list)
     deadlock_step: int | None = None
     # Per rank, the allocator's free list at the end of the run (not part of the trace
     # contract; lets tests check conservation and double frees).
     free_blocks: list[list[int]] = field(default_factory=list)
+    # Per rank, the blocks other requests hold at the end, oldest first (same purpose).
+    others_held: list[list[int]] = field(default_factory=list)
 
     def to_expected(self) -> list[dict[str, Any]]:
         """The run in the shape of a trace's ``expected`` list."""
         return [
-            {"step": i, "ranks": self.events[i], "writes": self.writes[i], "delivered": self.delivered[i]}
+            {
+                "step": i,
+                "ranks": self.events[i],
+                "writes": self.writes[i],
+                "delivered": self.delivered[i],
+                "taken": self.taken[i],
+            }
             for i in range(len(self.events))
         ]
 
@@ -68,24 +79,14 @@ class RunResult:
             "backend": self.backend,
             "deadlock_step": self.deadlock_step,
             "free_blocks": self.free_blocks,
+            "others_held": self.others_held,
             "expected": self.to_expected(),
         }
 
     def mismatches(self, expected: Sequence[Mapping[str, Any]]) -> list[str]:
-        """Human-readable differences against a trace's ``expected`` (empty: conformant)."""
-        out: list[str] = []
-        got = self.to_expected()
-        if len(got) != len(expected):
-            out.append(f"steps: expected {len(expected)}, got {len(got)}")
-        for g, e in zip(got, expected, strict=False):
-            for key in ("ranks", "writes", "delivered"):
-                if key in e and e[key] != g[key]:
-                    for r, (ge, ee) in enumerate(zip(g[key], e[key], strict=False)):
-                        if ge != ee:
-                            out.append(f"step {g['step']} {key}[{r}]: expected {ee!r}, got {ge!r}")
-                    if len(g[key]) != len(e[key]):
-                        out.append(f"step {g['step']} {key}: rank count differs")
-        return out
+        """Human-readable differences against a trace's ``expected`` (empty: conformant),
+        under the comparison rules of :mod:`.compare`."""
+        return mismatches(expected, self.to_expected())
 
 
 def run_trace(
@@ -121,7 +122,7 @@ def run_scenario(
 ) -> RunResult:
     trace = {
         "format": "ranksync-trace",
-        "version": 1,
+        "version": FORMAT_VERSION,
         "name": "adhoc",
         "variant": variant,
         "scenario": dict(scenario),
@@ -140,7 +141,7 @@ def _run_inprocess(trace: Trace) -> RunResult:
     sim = Simulation(sc, get_variant(trace.variant), {r: group.rank_group(r) for r in range(sc.tp_size)})
     res = RunResult(trace.name, trace.variant, "inprocess")
     for i, step in enumerate(trace.schedule):
-        sim.env_phase(step)
+        sim.env_phase(step, trace.taken[i] if i < len(trace.taken) else None)
         deadlock = False
         if step.lang:
             ranks = [sim.lang[r] for r in range(sc.tp_size)]
@@ -149,10 +150,12 @@ def _run_inprocess(trace: Trace) -> RunResult:
         res.events.append([sim.events(r) + ([dict(DEADLOCK)] if deadlock else []) for r in range(sc.tp_size)])
         res.writes.append([sim.writes(r) for r in range(sc.tp_size)])
         res.delivered.append([sim.delivered(r) for r in range(sc.tp_size)])
+        res.taken.append([sim.taken(r) for r in range(sc.tp_size)])
         if deadlock:
             res.deadlock_step = i
             break
     res.free_blocks = [list(sim.lang[r].allocator.free_blocks) for r in range(sc.tp_size)]
+    res.others_held = [list(sim.lang[r].allocator.held) for r in range(sc.tp_size)]
     return res
 
 
@@ -264,8 +267,10 @@ def merge_rank_files(out_dir: str, trace: Trace, backend: str) -> RunResult:
         raise GlooRunError(f"gloo ranks disagree on the run's end: steps {sorted(steps)}, deadlock at {dl}")
     res = RunResult(trace.name, trace.variant, backend, deadlock_step=next(iter(dl)))
     res.free_blocks = [p["free_blocks"] for p in parts]
+    res.others_held = [p["others_held"] for p in parts]
     for i in range(next(iter(steps))):
         res.events.append([p["steps"][i]["events"] for p in parts])
         res.writes.append([p["steps"][i]["writes"] for p in parts])
         res.delivered.append([p["steps"][i]["delivered"] for p in parts])
+        res.taken.append([p["steps"][i]["taken"] for p in parts])
     return res

@@ -1,10 +1,5 @@
-"""The request's source data: a pure function of the token index (trace-format "Scenario").
-
-Every token must differ from every other token and from zeros. bf16 holds integers exactly
-only up to 256, so embeddings are built from raw bf16 *bit patterns*: column j holds digit j
-of the token index in base ``EMB_BASE``, mapped onto positive normal finite bf16 values.
-Garbage (data read from freed source blocks) uses negative values, never produced here.
-"""
+"""The request's source data (trace-format "Content ids"): token i has content id i, encoded
+into fill ids, embedding rows and mrope positions by :mod:`.content`."""
 
 from __future__ import annotations
 
@@ -12,25 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-FILL_ID_BASE = 100_000
-MROPE_ROW_BASE = 10_000_000
-# bf16 bit patterns 0x0080 (smallest positive normal) .. 0x7F7F (largest finite).
-EMB_MIN_BITS = 0x0080
-EMB_BASE = 0x7F7F - EMB_MIN_BITS + 1
-GARBAGE_INT = -7
-GARBAGE_EMB_BITS = -16512  # 0xBF80 as int16, i.e. bf16 -1.0
-
-
-def fill_id(i: int) -> int:
-    return FILL_ID_BASE + i
-
-
-def embedding_bits(i: int, hidden: int) -> list[int]:
-    return [EMB_MIN_BITS + (i // EMB_BASE**j) % EMB_BASE for j in range(hidden)]
-
-
-def mrope_position(axis: int, i: int) -> int:
-    return (axis + 1) * MROPE_ROW_BASE + i
+from .content import embedding_rows, fill_ids, garbage_id, mrope_positions
 
 
 @dataclass
@@ -42,14 +19,16 @@ class SourceData:
     delta: int
 
     def __post_init__(self) -> None:
-        idx = torch.arange(self.length, dtype=torch.int64)
-        self.fill_ids = (FILL_ID_BASE + idx).to(torch.int32)
-        cols = [EMB_MIN_BITS + (idx // EMB_BASE**j) % EMB_BASE for j in range(self.hidden)]
-        bits = torch.stack(cols, 1) if cols else torch.empty((self.length, 0), dtype=torch.int64)
-        self.embedding = bits.to(torch.int16).view(torch.bfloat16).reshape(self.length, self.hidden)
-        self.mrope_positions = torch.stack(
-            [(a + 1) * MROPE_ROW_BASE + idx for a in range(3)], 0
-        ).to(torch.int32)
+        self.ids = torch.arange(self.length, dtype=torch.int64)
+        self.fill_ids = fill_ids(self.ids)
+        self.embedding = embedding_rows(self.ids, self.hidden)
+        self.mrope_positions = mrope_positions(self.ids)
+        # What the source blocks hold once freed: garbage ids, same layout (see
+        # EmbeddingRank.free_source).
+        garbage = torch.tensor([garbage_id(q) for q in range(self.length)], dtype=torch.int64)
+        self.garbage_fill_ids = fill_ids(garbage)
+        self.garbage_embedding = embedding_rows(garbage, self.hidden)
+        self.garbage_mrope_positions = mrope_positions(garbage)
 
     def is_intact(
         self,

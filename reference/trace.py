@@ -1,4 +1,5 @@
-"""Parsing and validation of traces (docs/trace-format.md). Errors raise :class:`TraceError`."""
+"""Parsing and validation of traces (docs/trace-format.md, version 2 only). Errors raise
+:class:`TraceError` with one line naming the field."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .content import ZEROS, check_id, garbage_id
 from .variants import VARIANTS, get_variant
 
 
@@ -28,6 +30,11 @@ class Scenario:
     rid: str
     room: int
     initial_aux: tuple[tuple[tuple[int, int], ...], ...]  # [rank][block] -> (aux0, aux1)
+    # v2: [rank] -> the free list (head first) and the blocks other live requests hold (in
+    # the order they will free them); [rank][block] -> content id of each token slot.
+    initial_free: tuple[tuple[int, ...], ...] = ()
+    initial_held: tuple[tuple[int, ...], ...] = ()
+    initial_content: tuple[tuple[tuple[int, ...], ...], ...] = ()
 
     def embedding_rank_of(self, lang_rank: int) -> int:
         """trace-format: language rank r is a session of embedding rank r mod E (= r if E > T)."""
@@ -51,9 +58,19 @@ class Step:
     chunk_fail: tuple[int, ...] = ()
     emb_finish: bool = False
     deliver: tuple[int, ...] = ()
+    others_free: tuple[int, ...] = ()
+    others_alloc: tuple[int, ...] = ()
     abort: bool = False
-    alloc_fail: tuple[int, ...] = ()
     lang: bool = True
+
+
+@dataclass(frozen=True)
+class TakenBlock:
+    """One entry of an expected step's ``taken``: what another request leaves in a block."""
+
+    block: int
+    content: tuple[int, ...]
+    aux: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -63,9 +80,15 @@ class Trace:
     scenario: Scenario
     schedule: tuple[Step, ...]
     expected: list[Any] | None
+    # [step][rank] -> what others_alloc's requests leave in the blocks, from ``expected``
+    taken: tuple[dict[int, tuple[TakenBlock, ...]], ...] = ()
 
 
-_STEP_FIELDS = {"messages", "encode", "chunks", "chunk_fail", "emb_finish", "deliver", "abort", "alloc_fail", "lang"}
+FORMAT_VERSION = 2
+_STEP_FIELDS = {
+    "messages", "encode", "chunks", "chunk_fail", "emb_finish", "deliver",
+    "others_free", "others_alloc", "abort", "lang",
+}
 # Annotations a writer may add to a step; they do not change the semantics.
 _STEP_ANNOTATIONS = {"step", "note", "comment"}
 
@@ -168,6 +191,10 @@ def parse_scenario(d: Any) -> Scenario:
                 for b in range(pool)
             )
         )
+    for what, ids in (("source token", length - 1), ("garbage", garbage_id(length - 1))):
+        if (why := check_id(ids, hidden)) is not None:
+            raise TraceError(f"scenario.embedding_length: {what} {why}")
+    free, held = _pool(d, t, pool)
     return Scenario(
         topology=topology,
         tp_size=t,
@@ -182,7 +209,73 @@ def parse_scenario(d: Any) -> Scenario:
         rid=rid,
         room=room,
         initial_aux=tuple(aux_rows),
+        initial_free=free,
+        initial_held=held,
+        initial_content=_initial_content(d.get("initial_content", []), t, pool, bs, hidden, length),
     )
+
+
+def _block_list(v: Any, where: str, pool: int) -> tuple[int, ...]:
+    if not isinstance(v, list):
+        raise TraceError(f"{where}: expected a list of block ids, got {v!r}")
+    for b in v:
+        if isinstance(b, bool) or not isinstance(b, int) or not 0 <= b < pool:
+            raise TraceError(f"{where}: block {b!r} outside [0, {pool})")
+    return tuple(v)
+
+
+def _pool(d: Mapping[str, Any], t: int, pool: int) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]:
+    """``initial_free`` / ``initial_held`` per rank; every block in exactly one of them."""
+    raw_free = _indexed(d.get("initial_free", []), "scenario.initial_free", t)
+    raw_held = _indexed(d.get("initial_held", []), "scenario.initial_held", t)
+    frees, helds = [], []
+    for r in range(t):
+        free = _block_list(raw_free[r], f"scenario.initial_free[{r}]", pool) if r in raw_free else tuple(range(pool))
+        held = _block_list(raw_held[r], f"scenario.initial_held[{r}]", pool) if r in raw_held else ()
+        seen: dict[int, str] = {}
+        for name, blocks in (("initial_free", free), ("initial_held", held)):
+            for b in blocks:
+                if b in seen:
+                    raise TraceError(f"scenario.{name}[{r}]: block {b} is already in {seen[b]}[{r}]")
+                seen[b] = name
+        missing = sorted(set(range(pool)) - set(seen))
+        if missing:
+            raise TraceError(f"scenario: block(s) {missing} of rank {r} in neither initial_free nor initial_held")
+        frees.append(free)
+        helds.append(held)
+    return tuple(frees), tuple(helds)
+
+
+def content_ids(v: Any, where: str, bs: int, hidden: int, length: int) -> tuple[int, ...]:
+    """The ``bs`` content ids of one block (trace-format "Content ids")."""
+    if not isinstance(v, list) or len(v) != bs:
+        raise TraceError(f"{where}: expected a list of {bs} content ids (block_size), got {v!r}")
+    for c in v:
+        if isinstance(c, bool) or not isinstance(c, int):
+            raise TraceError(f"{where}: content id {c!r} is not an integer")
+        if c >= length:
+            raise TraceError(f"{where}: content id {c} names no token (L = {length})")
+        if (why := check_id(c, hidden)) is not None:
+            raise TraceError(f"{where}: {why}")
+    return tuple(v)
+
+
+def _initial_content(
+    v: Any, t: int, pool: int, bs: int, hidden: int, length: int
+) -> tuple[tuple[tuple[int, ...], ...], ...]:
+    raw = _indexed(v, "scenario.initial_content", t)
+    zeros = (ZEROS,) * bs
+    out = []
+    for r in range(t):
+        per_block = _indexed(raw.get(r, []), f"scenario.initial_content[{r}]", pool)
+        out.append(
+            tuple(
+                content_ids(per_block[b], f"scenario.initial_content[{r}][{b}]", bs, hidden, length)
+                if b in per_block else zeros
+                for b in range(pool)
+            )
+        )
+    return tuple(out)
 
 
 def _bool(s: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
@@ -201,6 +294,8 @@ def parse_schedule(schedule: Any, scenario: Scenario) -> tuple[Step, ...]:
         where = f"schedule[{i}]"
         if not isinstance(s, Mapping):
             raise TraceError(f"{where}: expected an object")
+        if "alloc_fail" in s:
+            raise TraceError(f"{where}.alloc_fail: removed in trace format version 2 (use others_free / others_alloc)")
         unknown = set(s) - _STEP_FIELDS - _STEP_ANNOTATIONS
         if unknown:
             raise TraceError(f"{where}: unknown field(s) {sorted(unknown)}")
@@ -216,8 +311,9 @@ def parse_schedule(schedule: Any, scenario: Scenario) -> tuple[Step, ...]:
                 chunk_fail=chunk_fail,
                 emb_finish=_bool(s, "emb_finish", False, where),
                 deliver=_rank_list(s.get("deliver", []), f"{where}.deliver", t),
+                others_free=_rank_list(s.get("others_free", []), f"{where}.others_free", t),
+                others_alloc=_rank_list(s.get("others_alloc", []), f"{where}.others_alloc", t),
                 abort=_bool(s, "abort", False, where),
-                alloc_fail=_rank_list(s.get("alloc_fail", []), f"{where}.alloc_fail", t),
                 lang=_bool(s, "lang", True, where),
             )
         )
@@ -229,8 +325,10 @@ def parse_trace(d: Any) -> Trace:
         raise TraceError("trace: expected a JSON object")
     if d.get("format") != "ranksync-trace":
         raise TraceError(f"trace.format: expected 'ranksync-trace', got {d.get('format')!r}")
-    if d.get("version") != 1:
-        raise TraceError(f"trace.version: only version 1 is supported, got {d.get('version')!r}")
+    if d.get("version") != FORMAT_VERSION:
+        raise TraceError(
+            f"trace.version: this reference reads version {FORMAT_VERSION} only, got {d.get('version')!r}"
+        )
     variant = d.get("variant")
     if not isinstance(variant, str):
         raise TraceError(f"trace.variant: unknown variant {variant!r}; known: {sorted(VARIANTS)}")
@@ -246,4 +344,38 @@ def parse_trace(d: Any) -> Trace:
     name = d.get("name", "")
     if not isinstance(name, str):
         raise TraceError("trace.name: expected a string")
-    return Trace(name=name, variant=variant, scenario=scenario, schedule=schedule, expected=expected)
+    taken = tuple(_taken(e, i, scenario) for i, e in enumerate(expected or []))
+    return Trace(name=name, variant=variant, scenario=scenario, schedule=schedule, expected=expected, taken=taken)
+
+
+def _taken(step: Any, i: int, sc: Scenario) -> dict[int, tuple[TakenBlock, ...]]:
+    """An expected step's ``taken``: per rank, in order, what other requests leave in the
+    blocks they took ({} when absent: they leave the blocks as they were). A block may come
+    twice (a double free put it twice in the free list)."""
+    where = f"expected[{i}].taken"
+    if not isinstance(step, Mapping):
+        raise TraceError(f"expected[{i}]: expected an object")
+    raw = step.get("taken")
+    if raw is None:
+        return {}
+    if not isinstance(raw, list) or len(raw) != sc.tp_size:
+        raise TraceError(f"{where}: expected one list per language rank ({sc.tp_size})")
+    out: dict[int, tuple[TakenBlock, ...]] = {}
+    for r, entries in enumerate(raw):
+        if not isinstance(entries, list):
+            raise TraceError(f"{where}[{r}]: expected a list")
+        blocks: list[TakenBlock] = []
+        for k, e in enumerate(entries):
+            w = f"{where}[{r}][{k}]"
+            if not isinstance(e, Mapping) or set(e) != {"block", "content", "aux"}:
+                raise TraceError(f"{w}: expected an object with block, content and aux, got {e!r}")
+            (block,) = _block_list([e["block"]], f"{w}.block", sc.pool_blocks)
+            blocks.append(
+                TakenBlock(
+                    block,
+                    content_ids(e["content"], f"{w}.content", sc.block_size, sc.hidden, sc.embedding_length),
+                    _aux_pair(e["aux"], f"{w}.aux"),
+                )
+            )
+        out[r] = tuple(blocks)
+    return out

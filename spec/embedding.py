@@ -98,6 +98,7 @@ def embedding_thread(o: Ops, cfg: ModelConfig, v: Variant, st: State, r: int, wh
         c = o.And(when, ss.cancel_sent, o.Not(ss.cancel_done))
         ss.cancel_done = o.Or(ss.cancel_done, c)
         ss.failed_session = o.Or(ss.failed_session, c)
+        st.failed_any = o.Or(st.failed_any, c)
         snd.status = o.If(c, update_status(o, snd.status, FAILED), snd.status)
         ss.outbox.append({"valid": c, "status": FAILED})
 
@@ -146,6 +147,7 @@ def transfer_worker(o: Ops, cfg: ModelConfig, v: Variant, st: State, p: Params, 
             f = o.And(going, o.Or(ss.failed_session, fail if idx == 0 else False))
         untouched = o.And(untouched, o.Not(inc))
         ss.failed_session = o.Or(ss.failed_session, f)
+        st.failed_any = o.Or(st.failed_any, f)
         failed_to.append(f)
         snd.status = o.If(f, FAILED, snd.status)
         go = o.And(inc, o.Not(f))

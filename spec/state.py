@@ -108,6 +108,7 @@ class State:
     src_frees: Term
     deadlock: Term
     faulted: Term  # ghost: an abort, a transfer failure or pool pressure has happened
+    failed_any: Term  # ghost: some session has been marked failed (so some rank gets Failed)
 
 
 @dataclass
@@ -133,7 +134,7 @@ def copy_state(st: State) -> State:
     return State(lang=[copy_rank(x) for x in st.lang], sess=[copy_rank(x) for x in st.sess],
                  send=[copy_rank(x) for x in st.send], encoded=st.encoded,
                  src_alive=st.src_alive, src_frees=st.src_frees, deadlock=st.deadlock,
-                 faulted=st.faulted)
+                 faulted=st.faulted, failed_any=st.failed_any)
 
 
 def window(cfg: ModelConfig) -> int:
@@ -181,4 +182,4 @@ def init_state(o: Ops, cfg: ModelConfig, left: list[Leftovers]) -> State:
             for e in range(cfg.n_senders)]
     faulted = o.Or(*[x.held > 0 for x in left])
     return State(lang=lang, sess=sess, send=send, encoded=False, src_alive=False,
-                 src_frees=0, deadlock=False, faulted=faulted)
+                 src_frees=0, deadlock=False, faulted=faulted, failed_any=False)

@@ -57,6 +57,9 @@ def engine_diff(engine_src: Path, ranks: int | None, as_json: bool, variant_chec
                 dump_dir: Path | None, timeout_s: float | None, connection: str,
                 traces: tuple[Path, ...]) -> None:
     """Run TRACE files on the engine's real language queues, one process per rank (gloo)."""
+    from ..cliutil import require_torch
+
+    require_torch("engine-diff")
     try:
         from .driver import actual_trace, run_traces
 

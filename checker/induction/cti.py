@@ -32,7 +32,7 @@ def _val(m: z3.ModelRef, x: Any) -> Any:
     return z3.is_true(v) if z3.is_bool(v) else v.as_signed_long()
 
 
-def render(a: Answer) -> str:
+def render(a: Answer, extra: tuple[str, ...] = ()) -> str:
     q, m = a.query, a.model
     if q is None or m is None:
         return f"{a.verdict}: {a.cls}: {a.what}"
@@ -51,7 +51,7 @@ def render(a: Answer) -> str:
         vals = ", ".join(f"{k}={_show(k, getattr(lr, k))}" for k in SHOWN)
         lines.append(f"  [TP{r} {q.roles[r]}] before: {vals}; blocks "
                      f"{lr.embedding_indices[:lr.n_indices]}; deadlock={start.deadlock}")
-    lines += _names_before_after(o, q, a.what, start, post, p)
+    lines += _names_before_after(o, q, a.what, start, post, p, extra)
     env = _env_effects(rec, ch)
     if env:
         lines.append("  env: " + env)
@@ -64,16 +64,18 @@ def render(a: Answer) -> str:
     return "\n".join(lines)
 
 
-def _names_before_after(o: PyOps, q: Any, what: str, pre: Any, post: Any, p: Params
-                        ) -> list[str]:
-    """The broken clause's names on ranks i and j, before and after the step."""
+def _names_before_after(o: PyOps, q: Any, what: str, pre: Any, post: Any, p: Params,
+                        extra: tuple[str, ...] = ()) -> list[str]:
+    """The broken clause's names (and `extra` ones, "i.NAME") on ranks i and j, before and
+    after the step."""
     from . import observables as obs
     from .clauses import Clause, ClauseError
 
     try:
-        names = Clause(what).names()
+        names = Clause(what.split(": ", 1)[-1]).names()
     except ClauseError:
-        return []
+        names = set()
+    names |= {tuple(x.split(".", 1)) for x in extra}  # type: ignore[misc]
     out = []
     for r in (0, 1):
         for tag, st in (("before", pre), ("after ", post)):

@@ -163,7 +163,8 @@ def normalize(o: Z3Ops, st: State, cap: Capacity) -> tuple[State, Any]:
         kw["cq"] = list(x.cq[:cap.chunks])
         send.append(Sender(**kw))
     out = State(lang=st.lang, sess=sess, send=send, encoded=st.encoded, src_alive=st.src_alive,
-                src_frees=st.src_frees, deadlock=st.deadlock, faulted=st.faulted)
+                src_frees=st.src_frees, deadlock=st.deadlock, faulted=st.faulted,
+                failed_any=st.failed_any)
     return out, o.Or(*over)
 
 

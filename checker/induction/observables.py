@@ -37,7 +37,7 @@ LANG = ("phase", "waiting_for_input", "status", "conclude_state", "aborted", "n_
 SESS = ("record", "rec_sent_tokens", "rec_allocated_tokens", "rec_n_dst", "src_known",
         "failed_session", "landed", "awaiting_chunk", "cancel_sent", "cancel_done")
 SEND = ("inits", "infos", "status", "chunks", "worker_dead")
-GLOBALS = ("encoded", "src_alive", "src_frees", "deadlock", "faulted")
+GLOBALS = ("encoded", "src_alive", "src_frees", "deadlock", "faulted", "failed_any")
 
 
 class Lazy(Mapping[str, Term]):
@@ -123,7 +123,8 @@ def _data(o: Ops, cfg: ModelConfig, lr: LangRank, ss: Session, p: Params) -> dic
         conds.append(o.Or(o.Not(o.And(q < lr.n_indices, start < filled)),
                           o.select(lr.cnt, blk, 0) == stride))
     first = lr.embedding_indices[0]
-    return {"cache_ok": cache_ok, "alloc_ok": o.And(*conds),
+    aligned = o.mul(o.floor_div(lr.partial_len, p.bs), p.bs) == lr.partial_len
+    return {"cache_ok": cache_ok, "alloc_ok": o.And(*conds), "aligned": aligned,
             "aux_ok": o.And(o.select(lr.aux0, first, 0) == p.length,
                             o.select(lr.aux1, first, 0) == p.delta),
             "filled": filled}
@@ -246,7 +247,7 @@ def rank(o: Ops, cfg: ModelConfig, st: State, p: Params, r: int) -> Lazy:
             ("wr.", partial(_would_write, o, cfg, lr, ss, p),
              ["tokens", "partial", "dies", "owned"]),
             ("d.", partial(_data, o, cfg, lr, ss, p), ["cache_ok", "alloc_ok", "aux_ok",
-                                                       "filled"]),
+                                                       "filled", "aligned"]),
             ("pool.", partial(_pool, o, lr), ["free_sum", "held_sum", "owned"]),
             ("s.", partial(_queues, o, ss, lr.embedding_indices, lr.n_indices),
              [f"inq.{x}" for x in ("count", "inits", "resumes", "init.sent", "init.allocated",

@@ -123,6 +123,81 @@ class Prover:
         return Answer("PROVED", seconds=time.perf_counter() - t0)
 
 
+def chain(pv: Prover, start: list[Clause], stages: list[tuple[Cls, list[Clause]]],
+          goal: list[Clause]) -> Answer:
+    r"""Bounded response for every T: from any state of Inv /\ `start`, the eager steps of
+    `stages` (environment part, language iteration, ...) reach each stage's predicate in turn
+    -- a predicate of every rank, so the witnesses of the next step satisfy it too -- the
+    last stage implies `goal`, and `goal` persists under further eager steps."""
+    t0 = time.perf_counter()
+    prev = start
+    for k, (cls, stage) in enumerate(stages):
+        nxt = start + stage  # the window's start conditions persist (they are monotone)
+        a = _implies_after(pv, cls, prev, nxt, f"stage {k + 1} (after {cls})")
+        if a.verdict != "PROVED":
+            a.seconds = time.perf_counter() - t0
+            return a
+        prev = nxt
+    last = _implies_now(pv, prev, goal)
+    if last.verdict != "PROVED":
+        last.seconds = time.perf_counter() - t0
+        return last
+    for cls in ("env", "lang"):  # the goal stays reached
+        a = _implies_after(pv, cls, goal, goal, f"goal persists ({cls})")  # type: ignore[arg-type]
+        if a.verdict != "PROVED":
+            a.seconds = time.perf_counter() - t0
+            return a
+    return Answer("PROVED", seconds=time.perf_counter() - t0)
+
+
+def _implies_after(pv: Prover, cls: Cls, pre: list[Clause], post: list[Clause], what: str
+                   ) -> Answer:
+    q = build(pv.base, pv.v, pv.env, cls, eager=True)
+    tm = Terms(q)
+    tm.add(pv.inv + pre + post)
+    s = solver(pv.timeout_ms)
+    s.add(*q.assumptions)
+    for c in pv.inv + pre:
+        s.add(*tm.pre[c])
+    if "poll_transfer" in q.roles:
+        # The transfer poll's witness is any rank attaining the MIN. If some session has been
+        # marked failed (the ghost `failed_any`, set exactly when some rank's `failed_session`
+        # is), that rank exists, and once its Failed status is delivered its poll is the MIN:
+        # so the witness may be taken to be it. (Liveness needs this: without it the query
+        # could pick a rank that has not failed and keep the group waiting forever.)
+        w = q.roles.index("poll_transfer")
+        s.add(z3.Implies(as_bool(q.pre.failed_any), as_bool(q.pre.sess[w].failed_session)))
+    s.add(z3.Or(*[z3.Not(tm.post[c]) for c in post]))
+    r = s.check()
+    if r == z3.unsat:
+        return Answer("PROVED")
+    if r == z3.unknown:
+        return Answer("UNKNOWN", cls, s.reason_unknown())
+    m = s.model()
+    bad = next(c.text for c in post if not z3.is_true(m.eval(tm.post[c], True)))
+    return Answer("CTI", cls, f"{what}: {bad}", m, q)
+
+
+def _implies_now(pv: Prover, pre: list[Clause], goal: list[Clause]) -> Answer:
+    r"""Inv /\ pre (every rank) => goal (ranks i, j), on the frame before any step."""
+    q = build(pv.base, pv.v, pv.env, "lang", eager=True)
+    tm = Terms(q)
+    tm.add(pv.inv + pre)
+    rk, bk, g = envs(q.o, q.cfg, q.pre, q.params)
+    want = [as_bool(q.o.And(*instances(q.o, c, rk, bk, g, POST_PAIRS, [0]))) for c in goal]
+    s = solver(pv.timeout_ms)
+    s.add(*q.assumptions)
+    for c in pv.inv + pre:
+        s.add(*tm.pre[c])
+    s.add(z3.Or(*[z3.Not(w) for w in want]))
+    r = s.check()
+    if r == z3.unsat:
+        return Answer("PROVED")
+    if r == z3.unknown:
+        return Answer("UNKNOWN", "", s.reason_unknown())
+    return Answer("CTI", "", "the last stage does not imply the goal", s.model(), q)
+
+
 def step_pred(fn: Any) -> Any:
     """A predicate on (o, cfg, run, k) from one on (o, cfg, run): the query's run has one step."""
     def pred(o: Ops, cfg: ModelConfig, run: Run, k: int) -> Term:

@@ -100,19 +100,28 @@ class Query:
         return self.cfg.tp_size
 
 
-def class_choices(cfg: ModelConfig, cls: Cls, w: int) -> Choices:
+def class_choices(cfg: ModelConfig, cls: Cls, w: int, eager: bool = False) -> Choices:
     """The step's choices with the actions of the other class fixed off (as constants, so
-    their code folds away while the terms are built)."""
+    their code folds away while the terms are built). `eager`: a fair, fault-free step of
+    the class (spec.model.eager): every environment action fires, no abort, no chunk
+    failure, no other request takes blocks (one may free some)."""
     ch = make_choices(cfg, lambda n: z3.Bool(f"ch.{n}"), lambda n: z3.BitVec(f"ch.{n}", w))
     T, E = cfg.tp_size, cfg.n_senders
     if cls == "env":
         ch.lang, ch.abort = False, False
+        if eager:
+            ch.messages, ch.deliver = [True] * T, [True] * T
+            ch.chunks, ch.chunk_fail = [True] * E, [False] * E
+            ch.encode = ch.emb_finish = True
+            ch.others_alloc = [False] * T
         return ch
     ch.messages, ch.deliver = [False] * T, [False] * T
     ch.chunks, ch.chunk_fail = [False] * E, [False] * E
     ch.encode = ch.emb_finish = False
     ch.others_free, ch.others_alloc = [False] * T, [False] * T
     ch.lang = True
+    if eager:
+        ch.abort = False
     return ch
 
 
@@ -135,7 +144,7 @@ def havoc_env(o: Z3Ops, cfg: ModelConfig, st: State, fresh: Fresh) -> list[Any]:
 
 
 def build(base: ModelConfig, v: Variant, env: Env, cls: Cls, cap: Capacity | None = None,
-          with_witnesses: bool = True) -> Query:
+          with_witnesses: bool = True, eager: bool = False) -> Query:
     """The query of one action class. Without witnesses it is the exact T = 2 system (a
     cheap first stage for Houdini), not a proof for every T."""
     cap = cap or Capacity()
@@ -146,7 +155,7 @@ def build(base: ModelConfig, v: Variant, env: Env, cls: Cls, cap: Capacity | Non
     fresh = Fresh("pre", w)
     pre = havoc(cfg, cap, fresh)
     p, asm = symbolic_params(cfg, w)
-    ch = class_choices(cfg, cls, w)
+    ch = class_choices(cfg, cls, w, eager)
     asm += [a for a in choice_assumptions(o, cfg, v, p, ch) if not isinstance(a, bool)]
     start = pre
     if env == "havoc" and cls == "env":

@@ -16,7 +16,6 @@ Exit status:
 
 from __future__ import annotations
 
-import json
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -27,7 +26,9 @@ from ranksync.spec.config import ModelConfig
 from ranksync.spec.properties import PROPERTIES
 from ranksync.spec.variants import VARIANTS
 
+from ..output.emit import chosen, emit, format_options
 from . import model_query as Q
+from .findings import outcome
 from .observations import Collector, RequestObs
 from .parser import (
     InputError,
@@ -102,7 +103,7 @@ def _job(args: tuple[ModelConfig, str, RequestObs, str, list[str], int, bool, bo
 
 def _base_model(config_path: str | None) -> dict[str, Any]:
     """stale / faults / pool_pressure / progress_bound / pool from the prover configuration."""
-    from ranksync.checker.cli import default_config_path
+    from ranksync.checker.cliutil import default_config_path
     from ranksync.checker.config import ConfigError, load
 
     try:
@@ -158,7 +159,7 @@ def _base_model(config_path: str | None) -> dict[str, Any]:
               show_default=True, help="model timelines shown per request")
 @click.option("--config", "config_path", type=click.Path(), help="prover config (model "
               "assumptions: stale, faults, pool_pressure)")
-@click.option("--json", "as_json", is_flag=True)
+@format_options
 @click.option("--verbose", "-v", is_flag=True, help="every event in the timelines")
 @click.option("--strict", is_flag=True, help="exit 1 on an unexplained request, a decided "
               "violation or an UNKNOWN check")
@@ -168,11 +169,12 @@ def logcheck(files: tuple[str, ...], match: str, variants: str, topologies: str,
              max_length: int | None, pool_blocks: int | None, depth: int | None, props: str,
              rids: tuple[str, ...], max_analyse: int, max_requests: int,
              max_lines_per_rank: int, unknown_rid: str, timeout: float | None, jobs: int,
-             traces: str, config_path: str | None, as_json: bool, verbose: bool,
-             strict: bool) -> None:
+             traces: str, config_path: str | None, fmt: str | None, as_json: bool,
+             output: str | None, sarif_path: str | None, verbose: bool, strict: bool) -> None:
     """Check engine log lines (protocol.md §10) against the model: which variants and
     topologies can produce them (with a model run that does), which cannot (and the line
     that cannot be produced), and which properties the lines decide."""
+    form = chosen(fmt, as_json)
     vs = _csv(variants) or []
     for v in vs:
         if v not in VARIANTS:
@@ -220,12 +222,12 @@ def logcheck(files: tuple[str, ...], match: str, variants: str, topologies: str,
         if not reqs:
             _die(f"no lines for --rid {', '.join(rids)} in the log")
     order = sorted(reqs, key=lambda r: (not r.signature_differs(), -r.n_lines()))
-    chosen = [r for r in order if not r.overflow][:max_analyse]
-    skipped = [r for r in order if r not in chosen]
+    picked = [r for r in order if not r.overflow][:max_analyse]
+    skipped = [r for r in order if r not in picked]
 
     # one job per (request, variant, topology, E)
     plan: list[tuple[RequestObs, Q.Scale, list[ModelConfig], str]] = []
-    for req in chosen:
+    for req in picked:
         try:
             sc = Q.derive_scale(req, block_size=block_size,
                                 default_tokens=default_allocate_tokens, ranks=ranks,
@@ -249,14 +251,10 @@ def logcheck(files: tuple[str, ...], match: str, variants: str, topologies: str,
     else:
         results = [_job(a) for a in args]
 
-    report = _report(col, reqs, chosen, skipped, plan, results, match, plist)
-    if as_json:
-        click.echo(json.dumps(report, indent=1))
-    else:
-        click.echo(_text(report, traces))
-    if strict and report["strict_failures"]:
-        sys.exit(1)
-    sys.exit(0)
+    report = _report(col, reqs, picked, skipped, plan, results, match, plist)
+    out = outcome(report, strict, _text(report, traces))
+    emit(out, form, output, None, sarif_path)
+    sys.exit(out.exit_code)
 
 
 def _report(col: Collector, reqs: list[RequestObs], chosen: list[RequestObs],

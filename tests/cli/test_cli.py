@@ -52,7 +52,7 @@ def cfg(tmp_path: Path, **kw) -> str:
 
 def test_prove_all_as_declared(tmp_path):
     r = run("prove", "--config", cfg(tmp_path), "--json")
-    out = json.loads(r.output)
+    out = json.loads(r.stdout)
     assert r.exit_code == 0, [x for x in out["rows"] if not x["ok"]]
     assert out["ok"] and all(x["verdict"] != "UNKNOWN" for x in out["rows"])
 
@@ -60,7 +60,7 @@ def test_prove_all_as_declared(tmp_path):
 def test_prove_fails_when_a_verdict_differs(tmp_path):
     r = run("prove", "--config", cfg(tmp_path, agreement="VIOLATED"), "--json")
     assert r.exit_code == 1
-    bad = [x for x in json.loads(r.output)["rows"] if not x["ok"]]
+    bad = [x for x in json.loads(r.stdout)["rows"] if not x["ok"]]
     assert [(x["name"], x["verdict"]) for x in bad] == [("agreement", "PROVED")]
 
 
@@ -68,7 +68,7 @@ def test_unknown_is_a_failure(tmp_path):
     """A solver timeout never counts as proved."""
     r = run("prove", "--config", cfg(tmp_path, timeout=0.001, sims=0), "--json")
     assert r.exit_code == 1
-    rows = json.loads(r.output)["rows"]
+    rows = json.loads(r.stdout)["rows"]
     assert any(x["verdict"] == "UNKNOWN" and not x["ok"] for x in rows)
 
 
@@ -80,7 +80,7 @@ def test_vacuous_witness_is_a_failure(tmp_path):
     p.write_text(text)
     r = run("prove", "--config", str(p), "--json")
     assert r.exit_code == 1
-    bad = [x for x in json.loads(r.output)["rows"] if not x["ok"]]
+    bad = [x for x in json.loads(r.stdout)["rows"] if not x["ok"]]
     assert [(x["name"], x["verdict"]) for x in bad] == [("prealloc: waiting", "UNREACHABLE")]
 
 

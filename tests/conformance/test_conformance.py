@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ranksync.checker.cli import DEFAULT_CONFIG
+from ranksync.checker.cliutil import DEFAULT_CONFIG
 from ranksync.checker.config import load
 from ranksync.checker.conformance import (
     first_divergence,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ranksync.checker.cli import DEFAULT_CONFIG
+from ranksync.checker.cliutil import DEFAULT_CONFIG
 from ranksync.checker.config import ProveConfig, load
 
 

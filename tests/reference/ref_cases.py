@@ -30,7 +30,7 @@ def scenario(**over: Any) -> dict[str, Any]:
 def trace(variant: str, sc: dict[str, Any], schedule: list[Any], name: str = "t") -> dict[str, Any]:
     return {
         "format": "ranksync-trace",
-        "version": 1,
+        "version": 2,
         "name": name,
         "variant": variant,
         "scenario": sc,
@@ -62,3 +62,37 @@ def failed_msg(rank: int, reason: str) -> str:
 
 UNKNOWN = "Failed due to an unknown reason from another rank"
 ABORTED = "Aborted by AbortReq."
+
+
+def write(block: int, start: int, count: int, aux: list[int] | None = None, garbage: bool = False) -> dict[str, Any]:
+    """A write record (trace-format v2)."""
+    return {"block": block, "start": start, "count": count, "aux": aux, "garbage": garbage}
+
+
+def handoff(
+    content: list[int],
+    embedding_length: int,
+    intact: bool,
+    mock: tuple[int, list[list[int]]] | None = None,
+) -> dict[str, Any]:
+    """A handoff event; ``mock`` = (delta, mrope rows) for a mock multimodal input."""
+    ev: dict[str, Any] = {
+        "ev": "handoff",
+        "length": len(content),
+        "embedding_length": embedding_length,
+        "mm_inputs": "none" if mock is None else "mock",
+        "intact": intact,
+        "content": content,
+    }
+    if mock is not None:
+        ev["delta"], ev["mrope"] = mock
+    return ev
+
+
+def mrope_of(content: list[int]) -> list[list[int | None]]:
+    """The doc's mrope rows of tokens read with the writer's own layout: 3 * c + row (null
+    for zeros, content -1)."""
+    return [[None if c == -1 else 3 * c + r for c in content] for r in range(3)]
+
+
+INTACT10 = handoff(list(range(10)), 10, True)

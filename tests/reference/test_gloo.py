@@ -39,6 +39,13 @@ CASES: dict[str, dict[str, Any]] = {
             {"messages": ALL4, "chunks": ALL4, "deliver": ALL4},
         ],
     ),
+    "seed-pressure-T2": trace(
+        "seed",
+        scenario(embedding_length=8, initial_free=[[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5, 6, 7]],
+                 initial_held=[[6, 7], []], initial_content=[[[-1] * 4] * 6 + [[-5, -6, -7, -8]] * 2]),
+        [{}, {**FIRST2, "others_alloc": [0, 1]}, {"messages": [0, 1], "chunks": [0], "deliver": [0, 1],
+                                                  "others_free": [0, 1]}],
+    ),
     "seed-stuck-T2": trace(
         "seed",
         scenario(),
@@ -47,20 +54,33 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
+# what the other requests leave in the blocks they take (applied by each rank's process)
+CASES["seed-pressure-T2"]["expected"] = [
+    {"step": 0},
+    {"step": 1, "taken": [[{"block": 3, "content": [-9, -10, -11, -12], "aux": [4, 1]}],
+                          [{"block": 7, "content": [-13] * 4, "aux": [2, 0]}]]},
+    {"step": 2},
+]
+
+
 def _same(a: Any, b: Any) -> None:
     assert a.to_expected() == b.to_expected()
-    assert a.free_blocks == b.free_blocks
+    assert a.free_blocks == b.free_blocks and a.others_held == b.others_held
     assert a.deadlock_step == b.deadlock_step
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_backends_identical(name: str) -> None:
     t = CASES[name]
-    _same(run_trace(t, "inprocess"), run_trace(t, "gloo", timeout=60))
+    a = run_trace(t, "inprocess")
+    _same(a, run_trace(t, "gloo", timeout=60))
+    if name == "seed-pressure-T2":
+        assert a.taken[1][0][2] == {"block": 3, "content": [-9, -10, -11, -12], "aux": [4, 1]}
+        assert a.taken[1][1][6] == {"block": 7, "content": [-13] * 4, "aux": [2, 0]}
 
 
 def test_deadlock_detected_on_gloo_by_timeout() -> None:
-    t = trace("seed", scenario(), [{}, {**FIRST2, "alloc_fail": [1]}, {}, {}])
+    t = trace("seed", scenario(), [{}, {**FIRST2, "others_alloc": [1]}, {}, {}])
     ref = run_trace(t, "inprocess")
     assert ref.deadlock_step == 2
     _same(ref, run_trace(t, "gloo", timeout=30, collective_timeout=1.5))

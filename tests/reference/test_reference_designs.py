@@ -22,7 +22,19 @@ from ranksync.reference.variants import (
     changes_of,
     get_variant,
 )
-from ref_cases import ABORTED, RID, UNKNOWN, ev_log, failed_msg, init_step_events, scenario, trace
+from ref_cases import (
+    ABORTED,
+    INTACT10,
+    RID,
+    UNKNOWN,
+    ev_log,
+    failed_msg,
+    handoff,
+    init_step_events,
+    scenario,
+    trace,
+    write,
+)
 
 FIRST: dict[str, Any] = {"messages": [0, 1], "encode": True, "chunks": [0], "deliver": [0, 1]}
 CACHED = ev_log("INFO", f"Using cached partial_aux_datas for rid={RID}: actual_total_length=10, sent_tokens=4")
@@ -31,7 +43,7 @@ PARTIAL = ev_log("INFO", f"Partial transfer detected for rid={RID}: received 4/1
 INITIATED = ev_log("INFO", f"Resume transfer initiated for rid={RID}: allocated 2 blocks (8 tokens)")
 PENDING = ev_log("INFO", f"Resume transfer pending for rid={RID}: waiting for the resumed data")
 NOMEM = ev_log("ERROR", f"Not enough memory to resume transfer for rid={RID}, need 6 tokens")
-INTACT = {"ev": "handoff", "length": 10, "embedding_length": 10, "mm_inputs": "none", "intact": True}
+INTACT = INTACT10
 REMOVED = {"ev": "removed", "reason": "failed"}
 CANCEL = {"ev": "cancel"}
 MAX10 = {"ev": "all_reduce_max", "value": 10}
@@ -123,9 +135,7 @@ def test_gate_holds_the_min_while_a_dummy_rank_has_no_metadata() -> None:
     seed = _dummy_with_stale_aux("seed")
     assert seed.delivered[1] == [[4], [4]] and seed.writes[1][1] == []
     # seed: the dummy reads the stale row (n = 3) and hands off three zero tokens
-    assert seed.events[1][1] == [
-        poll(4), {"ev": "handoff", "length": 3, "embedding_length": 3, "mm_inputs": "none", "intact": False},
-    ]
+    assert seed.events[1][1] == [poll(4), handoff([-1, -1, -1], 3, False)]
     gate = _dummy_with_stale_aux("gate")
     assert gate.delivered[1] == [[4], [4]]
     unexpected = ev_log("WARNING", "Unexpected: Transferring status but sent_tokens=3 >= actual_total_length=3")
@@ -137,9 +147,7 @@ def test_gate_holds_the_min_while_a_dummy_rank_has_no_metadata() -> None:
 def test_gate_passes_the_metadata_rank_and_the_resumed_request() -> None:
     short = run("seed+gate", scenario(embedding_length=3), [{}, FIRST])
     for r in (0, 1):  # the aux row of block 0 carries room 77
-        assert short.events[1][r] == [
-            poll(4), {"ev": "handoff", "length": 3, "embedding_length": 3, "mm_inputs": "none", "intact": True},
-        ]
+        assert short.events[1][r] == [poll(4), handoff([0, 1, 2], 3, True)]
     # resumed: embedding_indices[0] = block 1 never gets an aux row, partial_aux_datas passes
     sc = scenario(initial_aux=[[[0, 0], [10, -3]]] * 2)  # and a stale row that is not ours
     res = run("seed+gate", sc, [{}, FIRST, {"messages": [0, 1], "chunks": [0], "deliver": [0, 1]}])
@@ -202,31 +210,33 @@ def test_wait_does_not_resume_again_while_the_resume_is_outstanding() -> None:
 
 
 def test_no_refree_on_failed_resume_allocation() -> None:
-    sched = [{}, {**FIRST, "alloc_fail": [0, 1]}]
+    sched = [{}, {**FIRST, "others_alloc": [0, 1]}]
     seed = run("seed", scenario(pool_blocks=4), sched)
-    assert seed.free_blocks[0] == [1, 2, 3, 0, 0]
+    assert seed.free_blocks[0] == [0, 0]
     res = run("seed+no_refree", scenario(pool_blocks=4), sched)
     for r in (0, 1):
         assert res.events[1][r][5:] == [
             free([0]), alloc(6, None), NOMEM, ev_log("ERROR", failed_msg(r, UNKNOWN)), REMOVED,
         ]
-        assert res.free_blocks[r] == [1, 2, 3, 0]
+        assert res.free_blocks[r] == [0]
 
 
 # -- alloc_agree -----------------------------------------------------------------------------
 
 
 def test_alloc_agree_prealloc_failure_on_one_rank_keeps_every_rank_in_prealloc() -> None:
-    sched = [{"alloc_fail": [1]}, {}]
+    """Other requests hold all of rank 1's pool in step 0 and free one block in step 1."""
+    sched = [{"others_alloc": [1]}, {"others_free": [1]}]
     seed = run("seed", scenario(), sched)
-    # seed: rank 0 inits and enters the transfer MIN, rank 1 stays behind: deadlock
+    # seed: rank 0 inits and enters the transfer MIN; rank 1 has nothing free (no alloc
+    # call, §8.3) and stays behind: deadlock
     assert seed.deadlock_step == 0
     assert seed.events[0][0] == [*init_step_events([0], 4)[:3], {"ev": "deadlock"}]
-    assert seed.events[0][1] == [poll(2, "prealloc"), alloc(4, None), {"ev": "deadlock"}]
+    assert seed.events[0][1] == [poll(2, "prealloc"), {"ev": "deadlock"}]
     res = run("seed+alloc_agree", scenario(), sched)
     assert res.events[0] == [
         [poll(2, "prealloc"), alloc(4, [0]), agree(0), free([0])],
-        [poll(2, "prealloc"), alloc(4, None), agree(0)],
+        [poll(2, "prealloc"), agree(0)],  # contributes 0 without calling alloc
     ]
     # next iteration: every rank waiting, no handshake poll; both allocate and init together
     assert res.events[1] == [
@@ -236,7 +246,7 @@ def test_alloc_agree_prealloc_failure_on_one_rank_keeps_every_rank_in_prealloc()
 
 
 def test_alloc_agree_resume_failure_on_one_rank_fails_every_rank() -> None:
-    sched = [{}, {**FIRST, "alloc_fail": [1]}, {}, {}]
+    sched = [{}, {**FIRST, "others_alloc": [1]}, {}, {}]
     assert run("seed", scenario(), sched).deadlock_step == 2
     res = run("seed+alloc_agree", scenario(), sched)
     assert res.deadlock_step is None
@@ -252,7 +262,7 @@ def test_alloc_agree_resume_failure_on_one_rank_fails_every_rank() -> None:
     assert hard.events[1][0][6:] == [
         alloc(6, [1, 2]), agree(0), free([1, 2]), NOMEM, ev_log("ERROR", failed_msg(0, UNKNOWN)), CANCEL, REMOVED,
     ]
-    assert hard.free_blocks == [[3, 4, 5, 6, 7, 0, 1, 2], [1, 2, 3, 4, 5, 6, 7, 0]]
+    assert hard.free_blocks == [[3, 4, 5, 6, 7, 0, 1, 2], [0]]
 
 
 # -- per_session -----------------------------------------------------------------------------
@@ -265,7 +275,7 @@ ONE_RESUME_AT_A_TIME = [
     {"messages": [1], "chunks": [0], "deliver": [0, 1], "emb_finish": True},
     {"messages": [0], "chunks": [0], "deliver": [0, 1], "emb_finish": True},
 ]
-RANK1_RESUME_WRITES = [{"block": 1, "start": 4, "count": 4, "aux": None}, {"block": 2, "start": 8, "count": 2, "aux": None}]
+RANK1_RESUME_WRITES = [write(1, 4, 4), write(2, 8, 2)]
 
 
 def test_seed_resume_chunk_writes_every_session() -> None:
@@ -273,7 +283,7 @@ def test_seed_resume_chunk_writes_every_session() -> None:
     assert seed.writes[2][1] == RANK1_RESUME_WRITES
     # rank 0's record still names its freed first block: tokens 4..7 land in block 0, and
     # the chunk's status (from rank 1's complete send) is Success for both
-    assert seed.writes[2][0] == [{"block": 0, "start": 4, "count": 4, "aux": None}]
+    assert seed.writes[2][0] == [write(0, 4, 4)]
     assert seed.delivered[2] == [[4], [4]]
     assert seed.events[2][0][-1]["ev"] == "handoff" and not seed.events[2][0][-1]["intact"]
 
@@ -283,7 +293,7 @@ def test_per_session_resume_chunk_serves_the_resuming_session_only() -> None:
     assert res.writes[2] == [[], RANK1_RESUME_WRITES]
     assert res.delivered[2] == [[], [4]]
     # the room is not Success while rank 0's session lacks tokens: emb_finish keeps the
-    # source blocks, so rank 0's resume later copies real data (start is not null)
+    # source blocks, so rank 0's resume later copies real data (not garbage)
     assert res.events[2] == [[poll(3), CACHED, PENDING]] * 2
     assert res.writes[3] == [RANK1_RESUME_WRITES, []]
     assert res.delivered[3] == [[4], []]
@@ -372,15 +382,15 @@ def test_cancel_a_failed_status_seen_before_the_handler_frees_at_the_next_iterat
 
 
 def test_cancel_on_resume_allocation_failure_without_no_refree_frees_again_later() -> None:
-    sched = [{}, {**FIRST, "alloc_fail": [0, 1]}, {"messages": [0, 1], "deliver": [0, 1]}]
+    sched = [{}, {**FIRST, "others_alloc": [0, 1]}, {"messages": [0, 1], "deliver": [0, 1]}]
     minus = run("hardened-minus-no_refree", scenario(pool_blocks=4), sched)
     assert minus.events[1][0][-2:] == [CANCEL, REMOVED]
     assert minus.events[2][0] == [free([0])]  # the deferred free of the already-freed blocks
-    assert minus.free_blocks[0] == [1, 2, 3, 0, 0]
+    assert minus.free_blocks[0] == [0, 0]
     hard = run("hardened", scenario(pool_blocks=4), sched)
     assert hard.events[1][0][-2:] == [CANCEL, REMOVED]
     assert hard.events[2][0] == [] and hard.delivered[2][0] == [0]
-    assert hard.free_blocks[0] == [1, 2, 3, 0]
+    assert hard.free_blocks[0] == [0]
 
 
 # -- data_to_all -----------------------------------------------------------------------------
@@ -398,10 +408,8 @@ def test_data_to_all_writes_every_rank_in_topology_b() -> None:
     assert seed.events[2][1][-1]["intact"] is False  # the dummy hands off a mock
     res = _b_nominal("seed+data_to_all")
     for r in (0, 1):
-        assert res.writes[1][r] == [{"block": 0, "start": 0, "count": 4, "aux": [10, -3]}]
-        assert res.writes[2][r] == [
-            {"block": 1, "start": 4, "count": 4, "aux": None}, {"block": 2, "start": 8, "count": 2, "aux": None},
-        ]
+        assert res.writes[1][r] == [write(0, 0, 4, [10, -3])]
+        assert res.writes[2][r] == [write(1, 4, 4), write(2, 8, 2)]
         assert res.events[2][r][-1] == INTACT
     hard = _b_nominal("hardened")
     assert all(hard.events[2][r][-1] == INTACT for r in (0, 1))
@@ -416,7 +424,8 @@ def test_data_to_all_writes_every_rank_in_topology_b() -> None:
 @pytest.mark.parametrize(
     "variant,sched",
     [
-        ("hardened", [{"alloc_fail": [1]}, {}, {**FIRST, "alloc_fail": [0]}, {"messages": [0, 1], "deliver": [0, 1]}]),
+        ("hardened", [{"others_alloc": [1]}, {"others_free": [1]}, {**FIRST, "others_alloc": [0]},
+                      {"messages": [0, 1], "deliver": [0, 1]}]),
         ("gate", [{}, FIRST, {"messages": [0, 1], "chunks": [0], "deliver": [0, 1]}]),
     ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from ranksync.reference.allocator import ReqToMetadataBlockAllocator
+from ranksync.reference.allocator import ReqToMetadataBlockAllocator, SharedPoolAllocator
 from ranksync.reference.buffers import MultimodalDataBuffers, SetBufRequest
 from ranksync.reference.collectives import InProcessGroup, ReduceOp
 from ranksync.reference.embedding import EmbeddingSide
@@ -13,7 +13,7 @@ from ranksync.reference.runner import run_trace
 from ranksync.reference.source import SourceData
 from ranksync.reference.trace import TraceError, parse_scenario
 from ranksync.reference.transport import Transport, init_frames, resume_frames
-from ref_cases import ROOM, scenario, trace
+from ref_cases import ROOM, scenario, trace, write
 
 # -- §3.1 ---------------------------------------------------------------------------------
 
@@ -61,6 +61,34 @@ def test_allocator_fake_double_free_and_req_id() -> None:
     assert list(a.free_blocks) == [1, 2, 3, 0, 0, 0]
     with pytest.raises(ValueError):
         a.free(req_id="r")
+
+
+def test_shared_pool_others_free_and_alloc() -> None:
+    a = SharedPoolAllocator(2, free=[2, 0], held=[3, 1], size=4)
+    assert a.alloc(2, "r") == [2]  # the given free list, head first
+    assert a.others_free() == 3  # the block held longest goes to the tail
+    assert list(a.free_blocks) == [0, 3] and list(a.held) == [1]
+    assert a.others_alloc() == [0, 3]  # every free block, head first
+    assert list(a.free_blocks) == [] and list(a.held) == [1, 0, 3]
+    assert a.available_size() == 0 and a.alloc(1, "s") is None
+    assert a.others_free() == 1 and a.others_free() == 0 and a.others_free() == 3
+    assert a.others_free() is None  # nothing held: nothing happens
+    assert list(a.free_blocks) == [1, 0, 3]
+
+
+def test_fifo_hands_back_the_very_block_just_freed_when_the_pool_is_held() -> None:
+    """trace-format v2: blocks do not come back by themselves; with every other block held
+    by other requests, the next allocation gets the block this rank just freed."""
+    a = SharedPoolAllocator(4, free=list(range(4)), held=[], size=4)
+    mine = a.alloc(4, "r")
+    assert mine == [0]
+    a.others_alloc()
+    a.free(mine)
+    assert a.alloc(4, "r") == [0]
+    a.free([0])
+    a.others_free()  # block 1 comes back behind block 0
+    assert a.alloc(8, "r") == [0, 1]
+    assert a.alloc(4, "r") is None
 
 
 # -- §5.1 buffers -------------------------------------------------------------------------
@@ -115,12 +143,6 @@ def test_get_buf_n_zero() -> None:
     assert ids.shape == (0,) and mrope.shape == (3, 0) and int(aux[0]) == 0
 
 
-def test_source_tokens_distinct_in_bf16() -> None:
-    src = SourceData(20000, 1, delta=0)  # hidden = 1 still distinguishes 20000 tokens
-    bits = src.embedding.view(torch.int16).reshape(-1)
-    assert len(set(bits.tolist())) == 20000 and int(bits.min()) > 0
-
-
 # -- §7 embedding side --------------------------------------------------------------------
 
 
@@ -149,10 +171,7 @@ def test_worker_partial_send_aux_first_block_and_resume() -> None:
     tr.begin_step()
     side.process_chunk(0, fail=False)
     # partial: 8 of 20 tokens per session, aux row only in the first block pair
-    assert tr.step_writes[0] == [
-        {"block": 5, "start": 0, "count": 4, "aux": [20, -3]},
-        {"block": 6, "start": 4, "count": 4, "aux": None},
-    ]
+    assert tr.step_writes[0] == [write(5, 0, 4, [20, -3]), write(6, 4, 4)]
     assert tr.step_writes[1][0]["block"] == 1
     infos = mgr.transfer_infos[ROOM]
     assert [i.sent_tokens for i in infos.values()] == [8, 8]
@@ -170,16 +189,9 @@ def test_worker_partial_send_aux_first_block_and_resume() -> None:
     tr.begin_step()
     side.process_chunk(0, fail=False)
     # session 0: 12 remaining fit in 12 -> complete, from source block 8 div 4 = 2, no aux
-    assert tr.step_writes[0] == [
-        {"block": 7, "start": 8, "count": 4, "aux": None},
-        {"block": 0, "start": 12, "count": 4, "aux": None},
-        {"block": 3, "start": 16, "count": 4, "aux": None},
-    ]
+    assert tr.step_writes[0] == [write(7, 8, 4), write(0, 12, 4), write(3, 16, 4)]
     # session 1 still holds its old record: 8 more tokens into its *old* blocks, partial
-    assert tr.step_writes[1] == [
-        {"block": 1, "start": 8, "count": 4, "aux": None},
-        {"block": 2, "start": 12, "count": 4, "aux": None},
-    ]
+    assert tr.step_writes[1] == [write(1, 8, 4), write(2, 12, 4)]
     assert mgr.request_status[ROOM] == KVPoll.Transferring  # last send partial
     assert ROOM in mgr.transfer_infos
     _send(tr, 1, resume_frames(ROOM, 1, [4, 5, 6], 2, 8, 12))

@@ -43,8 +43,12 @@ def test_strength_texts() -> None:
 def test_claim_verdict() -> None:
     ok = [row("seed", t, n, p, "PROVED") for t in "ab" for n in (1, 2)
           for p in ("seed_claim", "agreement")]
+    c = rep.claim_verdict(ok)
+    assert c["verdict"].startswith("HOLDS") and c["css"] == c["claim_css"] == "proved"
     c = rep.claim_verdict(ok + [row("seed", "a", 1, "integrity", "VIOLATED", 3)])
-    assert c["verdict"].startswith("HOLDS") and c["css"] == "proved"
+    # the claim holds, the design does not: the box is red
+    assert c["verdict"].startswith("HOLDS") and c["claim_css"] == "proved"
+    assert c["css"] == "violated" and c["design_violates"] == 1
     assert [b["property"] for b in c["beyond"]] == ["integrity"]
     c = rep.claim_verdict(ok + [row("seed", "b", 4, "agreement", "VIOLATED", 1)])
     assert c["verdict"] == "REFUTED"
@@ -125,6 +129,21 @@ def test_html_sections(report_dir: Path) -> None:
     assert any(r["diverges"] for r in focus["ranks"])
     assert any("Unexpected" in lg["msg"] for lg in ag["logs"])
     assert ag["placement"]["ranks"][0]["blocks"], "block placement missing"
+    # the first screen: a sentence per design, before everything else, whose links resolve
+    # (the default explains every violated cell of the three levels)
+    assert html.index('id="answers"') < html.index('id="claim"') < html.index('id="designs"')
+    sentences = data["design_sentences"]
+    assert {d["variant"] for d in sentences} == set(data["meta"]["variants"])
+    for d in sentences:
+        assert f'id="answer-{d["variant"]}"' in html
+        for c in d["clauses"]:
+            for a in c["anchors"]:
+                assert f'id="{a}"' in html, a
+    levels = {"seed_claim", "agreement", "handoff_agreement"}
+    assert {c["property"] for c in cexs} <= levels
+    violated = {(r["variant"], r["name"], r["topology"]) for r in data["rows"]
+                if r["kind"] == "property" and r["verdict"] == "VIOLATED" and r["name"] in levels}
+    assert {(c["variant"], c["property"], c["topology"]) for c in cexs} == violated
     # every property appears as a matrix row; the claim has a verdict
     for p in PROPERTIES:
         assert f">{p} <span" in html
@@ -156,8 +175,9 @@ def test_junit(report_dir: Path) -> None:
 
 def test_traces_are_valid(report_dir: Path) -> None:
     import jsonschema
+    from ranksync.checker.conformance import trace_schema
 
-    schema = json.loads((Path(rep.__file__).parent / "trace.schema.json").read_text())
+    schema = trace_schema()
     for p in sorted((report_dir / "traces").glob("*.json"))[:5]:
         jsonschema.validate(json.loads(p.read_text()), schema)
 

@@ -16,10 +16,8 @@ def load() -> dict[str, Any]:
     return data
 
 
-def steps() -> list[dict[str, Any]]:
-    jobs = load()["jobs"]
-    assert len(jobs) == 1
-    (job,) = jobs.values()
+def steps(name: str = "evidence") -> list[dict[str, Any]]:
+    job = load()["jobs"][name]
     assert "ubuntu" in job["runs-on"]
     return list(job["steps"])
 
@@ -48,7 +46,7 @@ def test_steps_in_order() -> None:
     assert str(st[py]["with"]["python-version"]) == "3.11"
     torch = index(lambda s: runs(s, "pip install torch==2.13.0",
                                  "--index-url https://download.pytorch.org/whl/cpu"))
-    install = index(lambda s: runs(s, "pip install -e") and ".[test]" in s["run"])
+    install = index(lambda s: runs(s, "pip install", "-c .ci/constraints.txt", "-e", ".[test]"))
     prove = index(lambda s: runs(s, "ranksync prove", "--junit"))
     report = index(lambda s: runs(s, "ranksync report", "--out report"))
     tests = index(lambda s: runs(s, "pytest"))
@@ -74,3 +72,29 @@ def test_report_and_upload_run_even_when_prove_fails() -> None:
 def test_browser_for_screenshot_test() -> None:
     assert index(lambda s: runs(s, "apt-get install -y chromium")) < index(
         lambda s: runs(s, "pytest"))
+
+
+def test_wheel_and_lowest_z3_jobs() -> None:
+    """The packaging checks run as jobs of their own, through the scripts .ci/run also runs."""
+    root = WF.parents[2]
+    for job, script in (("wheel", ".ci/wheel-smoke"), ("z3-lowest", ".ci/z3-lowest")):
+        assert any(runs(s, f"bash {script}") for s in steps(job)), job
+        assert (root / script).is_file()
+        assert f"bash {script}" in (root / ".ci" / "run").read_text()
+
+
+def test_slow_tests_have_their_own_step() -> None:
+    assert index(lambda s: runs(s, "pytest -m slow")) > index(lambda s: runs(s, "pip install -c"))
+
+
+def test_prove_annotates_uploads_counterexamples_and_sarif() -> None:
+    st = steps()
+    prove = st[index(lambda s: runs(s, "ranksync prove"))]
+    assert "--format github" in prove["run"] and "--artifacts ranksync-artifacts" in prove["run"]
+    assert "--sarif ranksync.sarif" in prove["run"]
+    sarif = st[index(lambda s: str(s.get("uses", "")).startswith(
+        "github/codeql-action/upload-sarif@"))]
+    assert sarif["with"]["sarif_file"] == "ranksync.sarif"
+    assert load()["jobs"]["evidence"]["permissions"]["security-events"] == "write"
+    upload = st[index(lambda s: str(s.get("uses", "")).startswith("actions/upload-artifact@"))]
+    assert "ranksync-artifacts/" in upload["with"]["path"]
