@@ -22,6 +22,8 @@ COMMITS = [
     ("seed", None, "", ""),
     ("prefix", CONFIG, '"RANKSYNC_STANDIN_VARIANT", "seed"', '"RANKSYNC_STANDIN_VARIANT", "prefix"'),
     ("swap_rows", CONFIG, '"RANKSYNC_STANDIN_BUG", ""', '"RANKSYNC_STANDIN_BUG", "swap_rows"'),
+    ("swap_rows_tp1", CONFIG, '"RANKSYNC_STANDIN_BUG", ""',
+     '"RANKSYNC_STANDIN_BUG", "swap_rows_tp1"'),
     ("renamed_log", CONFIG, '"RANKSYNC_STANDIN_BUG", ""', '"RANKSYNC_STANDIN_BUG", "renamed_log"'),
     ("broken", LANG, "import torch\n", "import torch\nimport sglang.srt.ranksync_missing  # noqa\n"),
 ]

@@ -33,7 +33,8 @@ def report(engine_repo: tuple[str, dict[str, str]], small_traces: Path,
     repo, shas = engine_repo
     cache = tmp_path_factory.mktemp("cache")
     code, out, err = run(["--engine-repo", repo, *(shas[t] for t in
-                                                   ("seed", "swap_rows", "renamed_log", "broken")),
+                                                   ("seed", "swap_rows", "swap_rows_tp1",
+                                                    "renamed_log", "broken")),
                           "--traces", str(small_traces), "--cache", str(cache), "--jobs", "2",
                           "--json"])
     assert code == 1, (out, err)  # the stand-ins violate properties (declared nowhere here)
@@ -99,6 +100,25 @@ def test_bug_with_the_models_log_lines_is_caught_by_a_property(report: dict[str,
         if (d["run"], d["step"], d["rank"]) in extra:
             assert d["what"] == "events" and d["expected"]["ev"] == "handoff", d
             assert d["actual"]["ev"] == "handoff" and d["actual"]["intact"] is False, d
+
+
+def test_ranks_handing_off_different_rows_break_handoff_agreement(report: dict[str, Any]):
+    """handoff_agreement reads each rank's handed-off data (content ids decoded from the
+    engine's own buffers): the same swap on every rank keeps the ranks in agreement, a swap
+    on TP1 only does not."""
+    seed, every, one = (report["by"][t] for t in ("seed", "swap_rows", "swap_rows_tp1"))
+
+    def runs(c: dict[str, Any]) -> set[str]:
+        p = c["properties"]["handoff_agreement"]
+        assert p["status"] in ("holds", "violated"), p  # its premise was reached
+        return {v["run"] for v in p.get("all") or []}
+
+    assert runs(every) == runs(seed)  # the seed stand-in's own violations, no more
+    assert every["properties"]["integrity"]["status"] == "violated"
+    new = runs(one) - runs(seed)
+    assert one["verdict"] == "ran" and new, one["properties"]["handoff_agreement"]
+    first = next(v for v in one["properties"]["handoff_agreement"]["all"] if v["run"] in new)
+    assert first["step"] is not None and first["ranks"], first
 
 
 def test_renamed_log_line_is_mapping_broken(report: dict[str, Any]):

@@ -231,7 +231,8 @@ class MultimodalLanguageTransferQueue:
         else:
             embeds, ids, mrope, aux = self.metadata_buffers.get_buf(entry.embedding_indices or [])
         length, delta = int(aux[0]), aux[1]
-        if BUG == "swap_rows" and embeds.shape[0] >= 2:  # logs and events stay the model's
+        swap = BUG == "swap_rows" or (BUG == "swap_rows_tp1" and self.scheduler.tp_rank == 1)
+        if swap and embeds.shape[0] >= 2:  # logs and events stay the model's
             embeds = embeds.clone()
             embeds[[0, 1]] = embeds[[1, 0]]
         req.input_embeds = embeds
