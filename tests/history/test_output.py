@@ -65,9 +65,6 @@ def test_report_shows_the_history_section():
              "name": "integrity", "verdict": "PROVED", "expected": "PROVED", "method": "bmc",
              "seconds": 0.1, "step": None, "reason": "", "bound": bound}]
     doc = rep.build(rows, [], sections, meta)
-    # main's templates name a ledger mark its report.py no longer makes (tests/report fails
-    # there too); supply it so this test is about the history section only
-    doc["designs"]["marks"].setdefault("all T (to the depth)", "T")
     html, md = rep.render(doc)
     assert "## Engine history" in md and "✗ r1 it3" in md
     assert 'id="history"' in html and "could not load" in html
