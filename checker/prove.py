@@ -8,7 +8,9 @@ for every T and every depth (checker/everyt.py). Evidence, cheapest first:
    (it stops once everything the configuration declares VIOLATED / REACHABLE is found);
 2. a proof for every T and every depth (an inductive invariant, `[every_t]`) settles PROVED
    and UNREACHABLE at every T; at T = 1 the properties that compare two ranks hold trivially;
-3. bounded model checking settles the rest, when the configuration allows it (`bmc = true`,
+3. above T = 4, a declared violation that simulation at T missed is looked for by lifting the
+   counterexample of the smallest T (checker/prove_lift.py), confirmed by replay at T;
+4. bounded model checking settles the rest, when the configuration allows it (`bmc = true`,
    the CI configuration); otherwise the obligation stays UNKNOWN (undecided: never success).
 
 Every row says which evidence decided it (`method`) and its bound. Tasks run in parallel
@@ -46,7 +48,7 @@ class Row:
     name: str
     verdict: str
     expected: str | None
-    method: str  # "simulation" | "bmc" | EVERY_T | "T = 1" | "induction" | "fixpoint"
+    method: str  # "simulation" | "lift" | "bmc" | EVERY_T | "T = 1" | "induction" | "fixpoint"
     seconds: float
     step: int | None = None
     reason: str = ""
@@ -164,6 +166,17 @@ def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> l
                             EVERY_T, 0.0, bound=bound))
         else:
             todo_w[name] = pred
+    if tp_size > 4:  # declared violations above T = 4 (LIFT_ABOVE): lifted, no BMC at T
+        from .prove_lift import expected_violated, lift_violations
+
+        lifted = lift_violations(pc, cfg, variant,
+                                 expected_violated(pc, variant, topology, tp_size, todo_p),
+                                 PAIRWISE)
+        for name, (step, secs, how) in lifted.items():
+            rows.append(Row(variant, topology, tp_size, "property", name, bmc.VIOLATED,
+                            pc.expected(variant, topology, name, tp_size), "lift", secs, step,
+                            how, bound))
+            del todo_p[name]
     progress.post("settled", g, len(rows))
     rows += _bmc_rows(pc, cfg, variant, todo_p, todo_w, bound,
                       lambda n: progress.post("settled", g, n))
