@@ -156,7 +156,8 @@ def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> l
             todo_p[name] = PROPERTIES[name].bad
     for name, pred in preds.items():
         exp = pc.expected_witness(variant, topology, name, tp_size)
-        if pc.check_witnesses == "reachable" and exp != bmc.REACHABLE:
+        if pc.check_witnesses == "none" or (pc.check_witnesses == "reachable"
+                                            and exp != bmc.REACHABLE):
             continue  # left to a configuration that runs BMC (`witnesses = "all"`)
         if name in hits:
             rows.append(Row(variant, topology, tp_size, "witness", name, bmc.REACHABLE, exp,
@@ -200,6 +201,8 @@ def _bmc_rows(pc: ProveConfig, cfg: ModelConfig, variant: str, todo_p: dict[str,
             out.append(Row(variant, topo, T, "witness", name, bmc.UNKNOWN,
                            pc.expected_witness(variant, topo, name, T), "none", 0.0, reason=why,
                            bound=bound))
+        if on_settled is not None and out:
+            on_settled(len(out))
         return out
     u = bmc.build(cfg, get_variant(variant), int(pc.timeout_seconds * 1000)) \
         if todo_p or todo_w else None
@@ -243,6 +246,7 @@ def check_every_t(pc: ProveConfig, variant: str, topology: str, _t: int = 0) -> 
         b = bound | ({"env": "any (havoc)"} if r["env"] == "havoc" else {})
         rows.append(Row(variant, topology, 0, "every_t", r["name"], verdict, proved,
                         "induction", r["seconds"], reason=r["reason"], bound=b))
+    progress.post("settled", ("every_t", variant, topology, 0), len(rows))
     return rows
 
 
@@ -264,6 +268,7 @@ def check_fixpoint(pc: ProveConfig, variant: str, topology: str, tp_size: int) -
         rows.append(Row(variant, topology, tp_size, "fixpoint", name, got, exp, "fixpoint",
                         fp.seconds / len(ALWAYS), fp.violated.get(name),
                         "" if fp.closed else "search did not close", bound))
+    progress.post("settled", ("fixpoint", variant, topology, tp_size), len(rows))
     return rows
 
 
