@@ -231,12 +231,13 @@ def _register() -> None:
     """Subcommands that live in their own modules."""
     from .conformance import replay, traces
     from .enginediff.cli import engine_diff
+    from .history.cli import history
     from .logcheck.cli import logcheck
     from .mutants import mutants
     from .report import report
     from .uniformity.cli import uniformity
 
-    for cmd in (traces, replay, mutants, engine_diff, logcheck, report, uniformity):
+    for cmd in (traces, replay, mutants, engine_diff, logcheck, report, uniformity, history):
         main.add_command(cmd)
 
 

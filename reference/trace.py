@@ -37,7 +37,7 @@ class Scenario:
     initial_content: tuple[tuple[tuple[int, ...], ...], ...] = ()
 
     def embedding_rank_of(self, lang_rank: int) -> int:
-        """trace-format: language rank r is a session of embedding rank r mod E."""
+        """trace-format: language rank r is a session of embedding rank r mod E (= r if E > T)."""
         return lang_rank % self.embedding_tp_size
 
     @property
@@ -160,10 +160,9 @@ def parse_scenario(d: Any) -> Scenario:
             raise TraceError(f"scenario.embedding_tp_size: topology b needs E = T = {t}, got {e!r}")
     else:
         e = _int(d, "embedding_tp_size", 1)
-        if e > t:
-            raise TraceError(f"scenario.embedding_tp_size: only E <= T is supported, got E={e} > T={t}")
-        if t % e:
-            raise TraceError(f"scenario.embedding_tp_size: E={e} must divide T={t}")
+        # E > T: ranks T..E-1 hold no session (trace-format.md "E > T")
+        if e <= t and t % e:
+            raise TraceError(f"scenario.embedding_tp_size: E={e} <= T={t} must divide T")
     if topology == "b":
         if "receivers" not in d:
             raise TraceError("scenario.receivers: required for topology b")

@@ -37,7 +37,7 @@ WHAT_IF = {"stale": "per_rank", "pool_pressure": "per_rank"}
 class ModelConfig:
     tp_size: int  # T, language ranks
     topology: Literal["a", "b"]
-    embedding_tp_size: int = 1  # E (topology a); topology b uses one sender per language rank
+    embedding_tp_size: int = 1  # E (topology a), any E >= 1; topology b: one sender per rank
     receivers: tuple[int, ...] | None = None  # topology b: fixed receiver set, None = symbolic
     depth: int = 8  # scheduler steps unrolled
     pool_blocks: int = 4  # P, per language rank
@@ -59,9 +59,8 @@ class ModelConfig:
             raise ValueError("tp_size must be >= 1")
         if self.topology not in ("a", "b"):
             raise ValueError("topology must be 'a' or 'b'")
-        if self.topology == "a" and not (1 <= self.embedding_tp_size <= self.tp_size):
-            raise ValueError("topology a needs 1 <= embedding_tp_size <= tp_size (E > T leaves "
-                             "embedding ranks without a session; not modelled)")
+        if self.topology == "a" and self.embedding_tp_size < 1:
+            raise ValueError("topology a needs embedding_tp_size >= 1")
         if self.receivers is not None:
             if self.topology != "b":
                 raise ValueError("receivers only apply to topology b")
@@ -92,10 +91,14 @@ class ModelConfig:
         return self.embedding_tp_size if self.topology == "a" else self.tp_size
 
     def sender_of(self, r: int) -> int:
+        """§4: T <= E -> r mod T (= r), T > E -> r mod E; both are r mod E for r < T."""
         return r % self.n_senders
 
     def sessions_of(self, e: int) -> list[int]:
-        """Language ranks whose session embedding rank e holds, in processing order (§4)."""
+        """Language ranks whose session embedding rank e holds, in processing order (§4).
+        Empty for e >= T when E > T: such a rank gets no init message, so its sender stays
+        Bootstrapping (the engine's MooncakeEmbeddingSender starts there and nothing moves
+        it), the embedding scheduler's bootstrap MIN never passes and `encode` never fires."""
         return [r for r in range(self.tp_size) if self.sender_of(r) == e]
 
     # -- shapes --------------------------------------------------------------------------

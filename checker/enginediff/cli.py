@@ -24,7 +24,8 @@ def _short(event: object) -> str:
 
 
 def _text(res: TraceResult) -> str:
-    head = f"{res.status.upper():8} {res.name} [{res.variant}, T={res.tp_size}]"
+    head = f"{res.status.upper():8} {res.name} [{res.variant}, T={res.tp_size}" + (
+        f", {res.mode}]" if res.mode else "]")
     if res.note:
         head += f" - {res.note}"
     d = res.divergence
@@ -47,9 +48,14 @@ def _text(res: TraceResult) -> str:
               help="Write each run trace, with expected events replaced by the engine's, here.")
 @click.option("--timeout", "timeout_s", type=float, default=None,
               help="Seconds before a group of rank processes is killed (default 60 + 2/step).")
+@click.option("--connection", type=click.Choice(["auto", "driven", "scripted"]),
+              default="auto", show_default=True,
+              help="auto: the engine's own connection code on both sides where it loads and "
+              "the trace is topology a; scripted: the trace's writes and statuses replayed")
 @click.argument("traces", nargs=-1, required=True, type=click.Path(path_type=Path))
 def engine_diff(engine_src: Path, ranks: int | None, as_json: bool, variant_check: bool,
-                dump_dir: Path | None, timeout_s: float | None, traces: tuple[Path, ...]) -> None:
+                dump_dir: Path | None, timeout_s: float | None, connection: str,
+                traces: tuple[Path, ...]) -> None:
     """Run TRACE files on the engine's real language queues, one process per rank (gloo)."""
     from ..cliutil import require_torch
 
@@ -58,7 +64,8 @@ def engine_diff(engine_src: Path, ranks: int | None, as_json: bool, variant_chec
         from .driver import actual_trace, run_traces
 
         results, about = run_traces(str(engine_src), [str(t) for t in traces], ranks=ranks,
-                                    variant_check=variant_check, deadline_s=timeout_s)
+                                    variant_check=variant_check, deadline_s=timeout_s,
+                                    connection=connection)
     except (EngineSourceError, TraceError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)

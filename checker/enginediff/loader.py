@@ -16,6 +16,7 @@ parent process); :func:`load_engine` leaves the modules installed (used in rank 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -40,6 +41,7 @@ REQUIRED_NAMES = {
     "fake": ("FakeKVReceiver",),
 }
 KNOWN_COMMITS = {"d94e4a0ab": "seed", "28ac79bbe": "prefix"}
+CONN = f"{DISAGG}.mooncake.conn_multimodal"
 
 
 class EngineSourceError(Exception):
@@ -53,6 +55,20 @@ class EngineModules:
     utils: ModuleType
     base: ModuleType
     fake: ModuleType
+    connection: ModuleType | None = None  # the real mooncake/conn_multimodal, if it loads
+    connection_note: str = ""  # why the connection layer is scripted (when it is)
+    scripted: ModuleType | None = None  # the scripted stand-in of conn_multimodal
+
+    def use_connection(self, driven: bool) -> None:
+        """Make `get_kv_class` hand out the real connection classes or the scripted ones."""
+        mod = self.connection if driven else self.scripted
+        if mod is None:
+            raise EngineSourceError(f"{self.src}: no driven connection ({self.connection_note})")
+        sys.modules[CONN] = mod
+        pkg = sys.modules[f"{DISAGG}.mooncake"]
+        pkg.__dict__["conn_multimodal"] = mod
+        pkg.__dict__.update({n: getattr(mod, n) for n in stubs.EMBEDDING_NAMES
+                             if hasattr(mod, n)})
 
 
 def disagg_dir(src: str | os.PathLike[str]) -> Path:
@@ -81,6 +97,12 @@ def _install(d: Path) -> None:
     pkg.__dict__["__ranksync_stub__"] = True
     sys.modules[DISAGG] = pkg
     sys.modules["sglang.srt"].__dict__["disaggregation"] = pkg
+    # `common/__init__` imports the KV connection (heavy); its utils (FastQueue) are plain
+    common = ModuleType(f"{DISAGG}.common")
+    common.__path__ = [str(d / "common")]
+    common.__dict__["__ranksync_stub__"] = True
+    sys.modules[common.__name__] = common
+    pkg.__dict__["common"] = common
     for name in [n for n in sys.modules if n.startswith(DISAGG + ".")]:
         if not getattr(sys.modules[name], "__ranksync_stub__", False):
             del sys.modules[name]
@@ -114,8 +136,91 @@ def _load(d: Path) -> EngineModules:
         if missing:
             raise EngineSourceError(
                 f"{d}: this revision's {mod.__name__} has no {', '.join(missing)}")
-    return EngineModules(src=d.parents[3], language=mods["multimodal_language"],
-                         utils=mods["utils"], base=mods["base"], fake=mods["fake"])
+    stub_conn = sys.modules[CONN]
+    conn, note = _load_connection(d)
+    eng = EngineModules(src=d.parents[3], language=mods["multimodal_language"],
+                        utils=mods["utils"], base=mods["base"], fake=mods["fake"],
+                        connection=conn, connection_note=note, scripted=stub_conn)
+    eng.use_connection(False)
+    return eng
+
+
+THIRD_PARTY = ("zmq", "requests", "aiohttp", "aiohttp.web")
+
+
+def _why_not_unified(d: Path) -> str:
+    """A revision without conn_multimodal.py: say why its connection cannot be driven."""
+    conn = d / "mooncake" / "conn.py"
+    text = conn.read_text(errors="replace") if conn.is_file() else ""
+    if "MooncakeEmbeddingManager" not in text:
+        return "this revision has no mooncake/conn_multimodal.py and no embedding classes"
+    from . import transport
+
+    name = f"{DISAGG}.mooncake.ranksync_probe_conn"
+    saved = {k: sys.modules.get(k) for k in THIRD_PARTY}
+    sys.modules.update({"zmq": transport.zmq_module(), "requests": transport.requests_module(),
+                        **transport.aiohttp_modules()})
+    try:
+        spec = importlib.util.spec_from_file_location(name, conn)
+        assert spec is not None and spec.loader is not None
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        what = "it imports"
+    except ModuleNotFoundError as e:
+        what = f"it imports {e.name!r}, which the harness does not stand in"
+    except Exception as e:  # noqa: BLE001 - reported, not raised
+        what = f"importing it fails: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    return ("no mooncake/conn_multimodal.py: the embedding classes are aliases of the KV "
+            "connection in mooncake/conn.py (MooncakeEmbeddingManager = MooncakeKVManager, "
+            f"built on common/conn.py's CommonKVManager); {what}, and its KV bootstrap "
+            "protocol (role, PP/DP attention tables) has no stand-in here")
+
+
+def _load_connection(d: Path) -> tuple[ModuleType | None, str]:
+    """Import the engine's own `mooncake/conn_multimodal.py` over the in-memory transport
+    (transport.py), or say why not; on failure the scripted stand-in stays installed."""
+    if not (d / "mooncake" / "conn_multimodal.py").is_file():
+        return None, _why_not_unified(d)
+    from . import transport
+
+    mooncake = sys.modules[f"{DISAGG}.mooncake"]
+    stub_conn = sys.modules[CONN]
+    saved = {k: sys.modules.get(k) for k in THIRD_PARTY}
+    sys.modules.update({"zmq": transport.zmq_module(), "requests": transport.requests_module(),
+                        **transport.aiohttp_modules()})
+    te = f"{DISAGG}.mooncake.transfer_engine"
+    sys.modules[te] = transport.transfer_engine_module(te)
+    mooncake.__path__ = [str(d / "mooncake")]
+    del sys.modules[CONN]
+    try:
+        mod = importlib.import_module(CONN)
+        missing = [n for n in ("MooncakeEmbeddingManager", "MooncakeEmbeddingSender",
+                               "MooncakeEmbeddingReceiver") if not hasattr(mod, n)]
+        if missing:
+            raise ImportError(f"it has no {', '.join(missing)}")
+    except Exception as e:  # noqa: BLE001 - any failure means: scripted connection
+        sys.modules[CONN] = stub_conn
+        mooncake.__path__ = []
+        first = (str(e).splitlines() or [""])[0]
+        what = f"imports {e.name!r}, which the harness does not stand in" if isinstance(
+            e, ModuleNotFoundError) else f"{type(e).__name__}: {first}"
+        return None, f"importing mooncake/conn_multimodal.py failed: {what}"
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    mod.__dict__["threading"] = transport.threading_shim()
+    mooncake.__dict__["conn_multimodal"] = mod
+    mooncake.__dict__.update({n: getattr(mod, n) for n in stubs.EMBEDDING_NAMES
+                              if hasattr(mod, n)})
+    return mod, ""
 
 
 def load_engine(src: str | os.PathLike[str]) -> EngineModules:

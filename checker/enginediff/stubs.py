@@ -10,11 +10,15 @@ replaced by a module holding just the names imported, with the minimum behaviour
 from __future__ import annotations
 
 import enum
+import os
 from types import ModuleType
 from typing import Any
 
 from . import scripted
 
+EMBEDDING_NAMES = ("MooncakeEmbeddingManager", "MooncakeEmbeddingReceiver",
+                   "MooncakeEmbeddingSender", "MooncakeEmbeddingBootstrapServer",
+                   "EmbeddingTransferError")
 PACKAGES = (
     "sglang",
     "sglang.srt",
@@ -29,6 +33,13 @@ class ServerArgs:
     def __init__(self, **kwargs: Any) -> None:
         self.disaggregation_ib_device: str | None = None
         self.disaggregation_mode = "language"
+        self.disaggregation_bootstrap_port = 8998
+        self.dist_init_addr: str | None = None
+        self.host = "127.0.0.1"
+        self.tp_size = 1
+        self.dp_size = 1
+        self.pp_size = 1
+        self.enable_dp_attention = False
         self.enable_metrics = False
         self.__dict__.update(kwargs)
 
@@ -45,6 +56,45 @@ class DynamicGradMode:
 
 def is_npu() -> bool:
     return False
+
+
+def get_free_port() -> int:
+    """The connection layer's ports are fixed per manager (transport.py) so that every rank
+    process agrees on them."""
+    from . import transport
+
+    b = transport.bus()
+    side, i = b.owner or ("lang", b.local_rank)
+    return (transport.LANG_PORT if side == "lang" else transport.EMB_PORT) + i
+
+
+def get_int_env_var(name: str, default: int = 0) -> int:
+    value = os.environ.get(name)
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def get_bool_env_var(name: str, default: str = "false") -> bool:
+    return os.environ.get(name, default).lower() in ("true", "1")
+
+
+def get_local_ip() -> str:
+    return "127.0.0.1"
+
+
+def format_tcp_address(ip: str, port: int) -> str:
+    return f"tcp://{ip}:{port}"
+
+
+def is_valid_ipv6_address(address: str) -> bool:
+    del address
+    return False
+
+
+def maybe_wrap_ipv6_address(address: str) -> str:
+    return address
 
 
 class FINISH_ABORT:  # noqa: N801 - engine name
@@ -84,14 +134,15 @@ class Req:
     """
 
     def __init__(self, rid: str, bootstrap_room: int, bootstrap_host: str = "127.0.0.1",
-                 data_parallel_rank: int | None = None) -> None:
+                 data_parallel_rank: int | None = None,
+                 origin_input_ids: list[int] | None = None) -> None:
         self.rid = rid
         self.bootstrap_room = bootstrap_room
         self.bootstrap_host = bootstrap_host
         self.data_parallel_rank = data_parallel_rank
         self.finished_reason: Any = None
         self.return_logprob = False
-        self.origin_input_ids: list[int] = []
+        self.origin_input_ids: list[int] = list(origin_input_ids or [])
         self.input_embeds: Any = None
         self.multimodal_inputs: Any = None
         self.embedding_indices: Any = None
@@ -137,8 +188,13 @@ def stub_modules() -> dict[str, ModuleType]:
     """Fresh stand-in modules, by module name (packages ``sglang`` … included)."""
     mods: dict[str, ModuleType] = {name: _module(name, package=True) for name in PACKAGES}
     mods["sglang.srt.server_args"] = _module("sglang.srt.server_args", ServerArgs=ServerArgs)
-    mods["sglang.srt.utils"] = _module("sglang.srt.utils", is_npu=is_npu,
-                                       DynamicGradMode=DynamicGradMode)
+    mods["sglang.srt.utils"] = _module(
+        "sglang.srt.utils", is_npu=is_npu, DynamicGradMode=DynamicGradMode,
+        get_free_port=get_free_port, get_int_env_var=get_int_env_var,
+        get_bool_env_var=get_bool_env_var, get_local_ip_by_remote=get_local_ip,
+        get_local_ip_auto=get_local_ip, format_tcp_address=format_tcp_address,
+        is_valid_ipv6_address=is_valid_ipv6_address,
+        maybe_wrap_ipv6_address=maybe_wrap_ipv6_address)
     mods["sglang.srt.managers.schedule_batch"] = _module(
         "sglang.srt.managers.schedule_batch", FINISH_ABORT=FINISH_ABORT, Modality=Modality,
         MultimodalDataItem=MultimodalDataItem, MultimodalInputs=MultimodalInputs,
@@ -166,6 +222,10 @@ def stub_modules() -> dict[str, ModuleType]:
     mods["sglang.srt.disaggregation.mooncake.conn_multimodal"] = conn_mm
     mooncake = mods["sglang.srt.disaggregation.mooncake"]
     mooncake.__dict__.update(kv)
+    # commits whose mooncake/__init__ re-exports the embedding classes (8abf55e3d: aliases
+    # in the unified conn.py) import them from the package; the loader replaces these with
+    # the real classes when it can load the engine's connection module
+    mooncake.__dict__.update({n: getattr(conn_mm, n) for n in EMBEDDING_NAMES})
     mooncake.__dict__["conn"] = mods["sglang.srt.disaggregation.mooncake.conn"]
     mooncake.__dict__["conn_multimodal"] = conn_mm
     # parent.child attributes, as the import system would set them

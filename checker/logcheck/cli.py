@@ -6,8 +6,12 @@ Exit status:
      variant/topology explains the lines, which cannot and why, and each property's verdict);
      with --strict: 1 if some analysed request is explained by no variant/topology, a
      property is decided violated, or a solver check was UNKNOWN;
-  2  bad input (missing/empty/binary file, garbled or truncated protocol line, a file with no
-     `[... TP<r>]` line, bad options), one line on stderr, no traceback.
+     Lines that look like protocol lines but match no known format (formats.toml: every
+     format of every listed engine commit) are reported with their line number and the
+     nearest known format, and the rest of the log is still checked; with --strict they
+     count as failures;
+  2  bad input: not a log at all (missing/empty/binary file, not UTF-8, no line with the
+     `[... TP<r>]` prefix) or bad options; one line on stderr, no traceback.
 """
 
 from __future__ import annotations
@@ -26,7 +30,15 @@ from ..output.emit import chosen, emit, format_options
 from . import model_query as Q
 from .findings import outcome
 from .observations import Collector, RequestObs
-from .parser import InputError, LogFormatError, has_tp_prefix, iter_file, parse_line
+from .parser import (
+    InputError,
+    LogFormatError,
+    Parsed,
+    Unmatched,
+    has_tp_prefix,
+    iter_file,
+    parse_line,
+)
 
 
 def _die(msg: str) -> None:
@@ -68,8 +80,10 @@ def read_logs(files: list[str], col: Collector) -> None:
             except LogFormatError as e:
                 raise InputError(f"{name}:{lineno}: {e}") from None
             if not prefixed:
-                prefixed = parsed is not None or has_tp_prefix(line)
-            if parsed is not None:
+                prefixed = isinstance(parsed, Parsed) or has_tp_prefix(line)
+            if isinstance(parsed, Unmatched):
+                col.feed_unmatched(parsed, name, lineno)  # reported; the rest is still checked
+            elif parsed is not None:
                 protocol += 1
                 col.feed(parsed, name, lineno)
         col.stats.lines += n_lines
@@ -259,6 +273,9 @@ def _report(col: Collector, reqs: list[RequestObs], chosen: list[RequestObs],
                            "note": "embedding-side lines are parsed and reported but not "
                                    "matched against the model"},
         "requests": [], "not_analysed": [], "strict_failures": 0,
+        "unmatched": {"count": st.unmatched_lines, "lines": col.unmatched},
+        "reported_only": {"counts": dict(col.info_counts),
+                          "note": "language lines of kinds the model does not emit"},
     }
     for r in skipped:
         why = ("more lines on a rank than --max-lines-per-rank" if r.overflow else
@@ -291,7 +308,7 @@ def _report(col: Collector, reqs: list[RequestObs], chosen: list[RequestObs],
             "explained_by": explained, "not_explained_by": unexplained, "unknown": unknown,
             "property_verdicts": props,
             "combos": [c.to_json() for c in combos]})
-    out["strict_failures"] = fails
+    out["strict_failures"] = fails + st.unmatched_lines
     return out
 
 
@@ -305,6 +322,19 @@ def _text(rep: dict[str, Any], traces: str) -> str:
         L.append(f"CAP: {more}{i['dropped_requests']} request(s) beyond --max-requests and "
                  f"{i['dropped_lines']} line(s) not kept (see --max-requests, "
                  f"--max-lines-per-rank)")
+    un = rep["unmatched"]
+    if un["count"]:
+        L.append(f"UNMATCHED: {un['count']} line(s) look like protocol lines but match no known "
+                 "format (checked the rest):")
+        for u in un["lines"]:
+            L.append(f"   {u['file']}:{u['line']}: {u['message']!r}")
+            L.append(f"      {u['reason']}; nearest known format: {u['nearest']!r} "
+                     f"({u['nearest_kind']}; {', '.join(u['nearest_commits']) or 'no listed commit'})")
+        if un["count"] > len(un["lines"]):
+            L.append(f"   ... and {un['count'] - len(un['lines'])} more")
+    if rep["reported_only"]["counts"]:
+        L.append("language lines the model does not emit (reported, not matched): " + ", ".join(
+            f"{k} x{n}" for k, n in sorted(rep["reported_only"]["counts"].items())))
     if rep["embedding_side"]["counts"]:
         L.append("embedding side (reported, not matched against the model): " + ", ".join(
             f"{k} x{n}" for k, n in sorted(rep["embedding_side"]["counts"].items())))

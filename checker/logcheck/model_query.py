@@ -43,6 +43,7 @@ from ranksync.spec.variants import Variant, get_variant
 from .. import bmc
 from ..scenario import Scenario, from_model
 from ..timeline import render
+from . import formats as F
 from . import parser as P
 from .observations import Obs, RequestObs
 
@@ -73,10 +74,11 @@ def derive_scale(req: RequestObs, *, block_size: int | None = None,
     observed number; T from the highest rank seen."""
     notes: list[str] = []
     obs = [o for seq in req.ranks.values() for o in seq]
-    big = max([abs(v) for o in obs for v in o.values if o.kind not in
+    big = max([abs(v) for o in obs for v in o.values if v is not None and o.kind not in
                (P.TRANSFER_FAILED, P.HANDSHAKE_FAILED)] + [0])
-    implied = sorted({o.values[1] // o.values[0] for o in obs if o.kind == P.RESUME_INITIATED
-                      and o.values[0] > 0 and o.values[1] % o.values[0] == 0})
+    pairs = [(m, a) for o in obs if o.kind == P.RESUME_INITIATED
+             for m, a in [o.values[:2]] if isinstance(m, int) and isinstance(a, int)]
+    implied = sorted({a // m for m, a in pairs if m > 0 and a % m == 0})
     if block_size is not None:
         bss: tuple[int, ...] = (block_size,)
         notes.append(f"block_size {block_size} (option)")
@@ -104,8 +106,10 @@ def derive_scale(req: RequestObs, *, block_size: int | None = None,
     else:
         drange = (1, 2 * bs)
         notes.append(f"default_allocate_tokens in [1, {2 * bs}] (symbolic)")
-    max_m = max([o.values[0] for o in obs if o.kind in (P.RESUME_INITIATED,)] +
-                [o.values[3] for o in obs if o.kind == P.RESUMED_SUCCESS] + [0])
+    max_m = max([v for o in obs if o.kind in (P.RESUME_INITIATED,)
+                 for v in [o.values[0]] if isinstance(v, int)] +
+                [v for o in obs if o.kind == P.RESUMED_SUCCESS
+                 for v in [o.values[3]] if isinstance(v, int)] + [0])
     first_blocks = -(-drange[1] // min(bss))
     pool = pool_blocks or max(base_pool, first_blocks + max_m + 1)
     pool = min(pool, 16)
@@ -194,7 +198,8 @@ def _matches(alts: list[Alt], ob: Obs, width: int) -> Any:
     for cond, kind, vals in alts:
         if kind != ob.kind:
             continue
-        eqs = [_eq(t, x, width) for t, x in zip(vals, ob.values, strict=False) if t is not None]
+        eqs = [_eq(t, x, width) for t, x in zip(vals, ob.values, strict=False)
+               if t is not None and x is not None]  # None: this commit's format omits it
         out.append(z3.And(_bool(cond), *eqs))
     return z3.Or(*out) if out else z3.BoolVal(False)
 
@@ -425,7 +430,7 @@ def confirm(sc: Scenario, trace: dict[str, Any], observed: dict[int, list[Obs]],
             match: Match) -> bool:
     """Re-check on the concrete replay: parse the model's own rendered log lines with the
     log parser and match them against the observations in Python."""
-    per_rank: dict[int, list[tuple[str, tuple[int, ...]]]] = {r: [] for r in observed}
+    per_rank: dict[int, list[tuple[str, tuple[int | None, ...]]]] = {r: [] for r in observed}
     for st in trace["expected"]:
         for r, evs in enumerate(st["ranks"]):
             if r not in per_rank:
@@ -434,8 +439,8 @@ def confirm(sc: Scenario, trace: dict[str, Any], observed: dict[int, list[Obs]],
                 if e["ev"] != "log":
                     continue
                 got = P.parse_message(e["msg"])
-                if got is not None and got[0] in P.KIND_CODE:
-                    per_rank[r].append((got[0], got[1]))
+                if got is not None and got.kind in P.KIND_CODE:
+                    per_rank[r].append((got.kind, F.values_tuple(got)))
     for r, obs in observed.items():
         if not py_match(per_rank[r], obs, match):
             return False
@@ -445,15 +450,18 @@ def confirm(sc: Scenario, trace: dict[str, Any], observed: dict[int, list[Obs]],
 _UNCHECKED = {P.TRANSFER_FAILED: 0, P.HANDSHAKE_FAILED: 0}
 
 
-def _same(a: tuple[str, tuple[int, ...]], b: Obs) -> bool:
+def _same(a: tuple[str, tuple[int | None, ...]], b: Obs) -> bool:
+    """The emitted line is the observed one (values the observed format omits match any)."""
     if a[0] != b.kind:
         return False
     if b.kind in _UNCHECKED:
         return True
-    return a[1] == b.values
+    return len(a[1]) == len(b.values) and all(
+        y is None or x == y for x, y in zip(a[1], b.values, strict=True))
 
 
-def py_match(emitted: list[tuple[str, tuple[int, ...]]], obs: list[Obs], match: Match) -> bool:
+def py_match(emitted: list[tuple[str, tuple[int | None, ...]]], obs: list[Obs], match: Match
+             ) -> bool:
     if match == "exact":
         return len(emitted) == len(obs) and all(_same(a, b) for a, b in
                                                 zip(emitted, obs, strict=True))
@@ -470,7 +478,7 @@ def diagnose(u: bmc.Unrolling, observed: dict[int, list[Obs]], match: Match,
     """Narrow an UNSAT down: a single line no run emits; else the first line of a rank that
     cannot follow that rank's earlier lines; else a combination of ranks."""
     checks = 0
-    seen: set[tuple[str, tuple[int, ...]]] = set()
+    seen: set[tuple[str, tuple[int | None, ...]]] = set()
     for r, obs in observed.items():
         for ob in obs:
             key = (ob.kind, ob.values)

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .parser import VALUE_NAMES, Parsed
+from .parser import VALUE_NAMES, Parsed, Unmatched
 
 ReqKey = tuple[str | None, int | None, int | None]
 
@@ -27,22 +27,23 @@ class Obs:
     """One observed language-side line."""
 
     kind: str
-    values: tuple[int, ...]
+    values: tuple[int | None, ...]  # None: the commit's format does not print this value
     file: str
     lineno: int
     seq: int  # order of arrival over all files (keeps per-rank order when groups merge)
 
     def describe(self) -> str:
         names = VALUE_NAMES.get(self.kind, ())
-        vals = ", ".join(f"{n}={v}" for n, v in zip(names, self.values, strict=False))
+        vals = ", ".join(f"{n}={v}" for n, v in zip(names, self.values, strict=False)
+                         if v is not None)
         return f"{self.kind}({vals})"
 
     def where(self) -> str:
         return f"{self.file}:{self.lineno}"
 
     def to_json(self) -> dict[str, object]:
-        return {"kind": self.kind, "values": dict(zip(VALUE_NAMES.get(self.kind, ()),
-                                                      self.values, strict=False)),
+        return {"kind": self.kind, "values": {n: v for n, v in zip(
+                    VALUE_NAMES.get(self.kind, ()), self.values, strict=False) if v is not None},
                 "file": self.file, "line": self.lineno}
 
 
@@ -84,10 +85,13 @@ class Stats:
     embedding_lines: int = 0
     dropped_requests: int = 0  # requests beyond max_requests
     dropped_lines: int = 0  # their lines, and lines beyond max_lines of a rank
+    info_lines: int = 0  # language lines of kinds the model does not emit (reported only)
+    unmatched_lines: int = 0  # protocol-looking lines that match no known format
 
 
 class Collector:
     MAX_DROPPED_KEYS = 50_000  # bounds the memory of counting dropped requests
+    MAX_UNMATCHED = 50  # unmatched lines kept for the report (all are counted)
 
     def __init__(self, max_requests: int = 10_000, max_lines: int = 256,
                  max_embedding_examples: int = 20) -> None:
@@ -99,7 +103,19 @@ class Collector:
         self.stats = Stats()
         self.embedding_counts: Counter[str] = Counter()
         self.embedding_examples: list[dict[str, object]] = []
+        self.info_counts: Counter[str] = Counter()
+        self.unmatched: list[dict[str, object]] = []
         self._seq = 0
+
+    def feed_unmatched(self, u: Unmatched, file: str, lineno: int) -> None:
+        """A line that looks like a protocol line but matches no known format."""
+        self.stats.unmatched_lines += 1
+        if len(self.unmatched) < self.MAX_UNMATCHED:
+            self.unmatched.append({"file": file, "line": lineno, "tp": u.tp,
+                                   "message": u.message, "reason": u.reason,
+                                   "nearest": u.nearest.literal(),
+                                   "nearest_kind": u.nearest.kind,
+                                   "nearest_commits": list(u.nearest.commits)})
 
     def feed(self, p: Parsed, file: str, lineno: int) -> None:
         st = self.stats
@@ -113,6 +129,10 @@ class Collector:
                                                 "file": file, "line": lineno})
             return
         st.language_lines += 1
+        if not p.model_kind:
+            st.info_lines += 1
+            self.info_counts[p.kind] += 1
+            return
         key: ReqKey = (p.rid, p.dp, p.pp)
         req = self.requests.get(key)
         if req is None:

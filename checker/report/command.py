@@ -114,6 +114,8 @@ def pyproject_settings() -> dict[str, Any]:
               help="reuse `ranksync engine-diff --json` output")
 @click.option("--engine-src", type=click.Path(), help="run engine-diff on the counterexample "
               "traces against this checkout (or $RANKSYNC_ENGINE_SRC)")
+@click.option("--history-json", type=click.Path(exists=True, dir_okay=False),
+              help="`ranksync history --json` output: the engine history section")
 @click.option("--mutant-tp-sizes", callback=lambda c, p, v: _csv(c, p, v),
               help="T for the mutation kill matrix (default 2)")
 @click.option("--skip", multiple=True, type=click.Choice(["mutants", "replay", "engine-diff"]),
@@ -125,7 +127,7 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
            no_counterexamples: bool, mutants_mode: str, mutants_json: str | None,
            replay_json: str | None, engine_diff_json: str | None, engine_src: str | None,
            mutant_tp_sizes: list[int] | None, skip: tuple[str, ...], junit: str | None,
-           strict: bool) -> None:
+           strict: bool, history_json: str | None = None) -> None:
     """Write the design-review evidence as OUT/index.html (self-contained) and OUT/report.md.
 
     Reuses what is there: the rows of an earlier `ranksync prove` of the same config and
@@ -182,6 +184,9 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
         rows, pc, tdir, jobs_n, skip, mutants_mode, mutants_json, mutant_tp_sizes,
         replay_json, engine_diff_json,
         engine_src or os.environ.get("RANKSYNC_ENGINE_SRC") or settings.get("engine_src"))
+    from ..history.output import section_from_file
+
+    sections["history"] = section_from_file(history_json)
     reused += [k for k, sec in sections.items()
                if str(sec.get("source", "")).endswith((".json", "cache"))]
     meta: dict[str, Any] = {

@@ -50,7 +50,7 @@ def test_standin_seed_traces_pass() -> None:
     assert code == 0, out
     for name, res in by_name.items():
         assert res["status"] == ("pass" if name.startswith("seed-") else "skipped"), res
-    assert by_name["seed-a-t2-alloc-fail-rank1"]["ending"] == "deadlock"
+    assert by_name["seed-a-t2-others-alloc-rank1"]["ending"] == "deadlock"
     assert not multiprocessing.active_children()
 
 

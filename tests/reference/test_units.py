@@ -273,7 +273,7 @@ def test_inprocess_group_matches_and_detects_deadlock() -> None:
         lambda t: t.update(format="x"),
         lambda t: t.update(variant="nope"),
         lambda t: t["scenario"].update(tp_size=0),
-        lambda t: t["scenario"].update(embedding_tp_size=3),
+        lambda t: t["scenario"].update(embedding_tp_size=0),
         lambda t: t["scenario"].update(hidden=True),
         lambda t: t["scenario"].update(topology="b"),  # receivers missing
         lambda t: t["schedule"].append({"bogus": 1}),

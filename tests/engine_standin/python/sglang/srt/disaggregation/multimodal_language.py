@@ -2,8 +2,9 @@
 
 Written from protocol.md, not from the engine. Same module path, class names and interfaces
 as the engine, so the ranksync engine harness can load it in place of a checkout.
-The Transferring procedure is the ``seed`` one (§8.4) unless the environment variable
-``RANKSYNC_STANDIN_VARIANT`` is ``prefix`` (§14), read at import.
+The Transferring procedure is the ``seed`` one (§8.4) unless ``standin_config.VARIANT``
+(environment variable ``RANKSYNC_STANDIN_VARIANT``) is ``prefix`` (§14); ``standin_config.BUG``
+switches on a deliberate defect for the harness's tests.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 import torch.distributed as dist
 from sglang.srt.disaggregation.base import KVArgs, KVPoll
 from sglang.srt.disaggregation.fake.conn import FakeKVReceiver
+from sglang.srt.disaggregation.standin_config import BUG, VARIANT
 from sglang.srt.disaggregation.utils import (
     FAKE_BOOTSTRAP_HOST,
     DisaggregationMode,
@@ -36,7 +38,7 @@ from sglang.srt.managers.schedule_batch import (
     MultimodalInputs,
 )
 
-RANKSYNC_VARIANT = os.environ.get("RANKSYNC_STANDIN_VARIANT", "seed")
+RANKSYNC_VARIANT = VARIANT
 PARTIAL_ATTRS = ("partial_input_embeds", "partial_fill_ids", "partial_mrope_positions",
                  "partial_aux_datas", "partial_sent_tokens")
 
@@ -229,6 +231,10 @@ class MultimodalLanguageTransferQueue:
         else:
             embeds, ids, mrope, aux = self.metadata_buffers.get_buf(entry.embedding_indices or [])
         length, delta = int(aux[0]), aux[1]
+        swap = BUG == "swap_rows" or (BUG == "swap_rows_tp1" and self.scheduler.tp_rank == 1)
+        if swap and embeds.shape[0] >= 2:  # logs and events stay the model's
+            embeds = embeds.clone()
+            embeds[[0, 1]] = embeds[[1, 0]]
         req.input_embeds = embeds
         req.origin_input_ids = ids.tolist()
         got = len(req.origin_input_ids)
@@ -263,8 +269,9 @@ class MultimodalLanguageTransferQueue:
         dist.all_reduce(total_t, op=dist.ReduceOp.MAX, group=self.gloo_group)
         dist.all_reduce(sent_t, op=dist.ReduceOp.MAX, group=self.gloo_group)
         total, sent = int(total_t.item()), int(sent_t.item())
-        logger.info(f"Synced aux_datas across ranks for rid={req.rid}: "
-                    f"actual_total_length={total}, sent_tokens={sent}")
+        head = "Synced aux data over ranks" if BUG == "renamed_log" else \
+            "Synced aux_datas across ranks"
+        logger.info(f"{head} for rid={req.rid}: actual_total_length={total}, sent_tokens={sent}")
         return total, sent
 
     def _on_transferring(self, entry: MultimodalLanguageRequest) -> bool:

@@ -115,6 +115,26 @@ class MultimodalDataBuffers:
         return embeds, ids, mrope, aux
 
 
+    def set_buf(self, req: Any) -> None:
+        """The embedding side's write of a request into its source blocks (§5.1)."""
+        length = int(req.embedding.shape[0])
+        for k, block in enumerate(req.embedding_indices):
+            lo, hi = k * self.block_size, min((k + 1) * self.block_size, length)
+            if hi <= lo:
+                break
+            t = hi - lo
+            self.fill_ids[block, :t] = torch.tensor(req.fill_ids[lo:hi], dtype=torch.int32)
+            self.input_embeddings[block, : t * self.embedding_dim] = \
+                req.embedding[lo:hi].flatten().to(torch.bfloat16)
+            mm = req.multimodal_inputs
+            if mm is not None and mm.mrope_positions is not None:
+                self.mrope_positions[block, : 3 * t] = mm.mrope_positions[:, lo:hi].flatten()
+            if k == 0:
+                self.aux_datas[block, 0] = length
+                if mm is not None and mm.mrope_position_delta is not None:
+                    self.aux_datas[block, 1] = int(mm.mrope_position_delta.reshape(-1)[0])
+
+
 class ReqToMetadataBlockAllocator:
     """FIFO block allocator (§5.2)."""
 

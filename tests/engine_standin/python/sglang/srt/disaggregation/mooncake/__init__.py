@@ -1,0 +1,1 @@
+"""Stand-in package marker (the harness puts its own package module in its place)."""
