@@ -1,5 +1,4 @@
-"""The `ranksync` command line. Exit codes: 0 every verdict as declared, 1 a verdict differs
-or is UNKNOWN (or a divergence was found), 2 bad usage or input."""
+"""The `ranksync` command line. Exit codes (EXIT_CODES, also in --help and the README)."""
 
 from __future__ import annotations
 
@@ -13,31 +12,85 @@ from ranksync.spec.config import ModelConfig
 from ranksync.spec.properties import PROPERTIES
 from ranksync.spec.variants import VARIANTS
 
-from .cliutil import csv_ints, fail_input, load_config
+from .cliutil import JOBS_HELP, csv_ints, fail_input, load_config, tp_sizes, workers
 from .config import ProveConfig
+from .limits import MAX_DEPTH, MAX_TP, writable_dir, writable_file
 from .output.emit import chosen, emit, format_options
 
+EXIT_CODES = """\b
+Exit codes:
+  0  every verdict as declared (explain: PROVED with a reachable premise)
+  1  a verdict differs from its declaration, a vacuous PROVED (premise unreachable) that the
+     config does not accept, a divergence; explain: it shows a violation
+  2  bad usage or input (one line on stderr, checked before any work)
+  3  undecided: UNKNOWN, solver timeout, memory or time limit, and nothing differs
+  4  internal error (a bug: RANKSYNC_DEBUG=1 shows the traceback)
+--json / --format mirror the exit code in their document."""
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class Main(click.Group):
+    """Bad usage is one line and exit 2; an unexpected exception is one line and exit 4 (a
+    bug), never a traceback unless RANKSYNC_DEBUG is set."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        import os
+
+        kwargs["standalone_mode"] = False
+        try:
+            rv = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help() if e.ctx else str(e))
+            sys.exit(2)
+        except click.UsageError as e:
+            cmd = e.ctx.command_path if e.ctx else "ranksync"
+            click.echo(f"{cmd}: error: {' '.join(e.format_message().split())}", err=True)
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo("ranksync: interrupted", err=True)
+            sys.exit(130)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            click.echo(f"ranksync: error: {' '.join(e.format_message().split())}", err=True)
+            sys.exit(2)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            if os.environ.get("RANKSYNC_DEBUG"):
+                raise
+            msg = " ".join(str(e).split())[:300]
+            click.echo(f"ranksync: internal error: {type(e).__name__}: {msg} "
+                       "(a bug: please report it; RANKSYNC_DEBUG=1 shows the traceback)",
+                       err=True)
+            sys.exit(4)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES)
 @click.version_option(package_name="ranksync", prog_name="ranksync")
 def main() -> None:
     """Machine-checked evidence for the multi-TP resume-transfer protocol."""
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @click.option("--config", "config_path", type=click.Path(), help="TOML config (default: "
               "[tool.ranksync] of ./pyproject.toml, else ranksync:default.toml, the packaged one)")
 @format_options
-@click.option("--jobs", type=int, help="worker processes (default from the config)")
-@click.option("--tp-sizes", callback=csv_ints, help="override: e.g. 1,2,4")
+@click.option("--jobs", type=int, help=JOBS_HELP)
+@click.option("--force", is_flag=True, help="allow --jobs above the CPU count")
+@click.option("--tp-sizes", callback=tp_sizes, help=f"override: e.g. 1,2,4 (each 1..{MAX_TP})")
 @click.option("--variants", help="override: comma-separated variant names")
 @click.option("--topologies", help="override: a,b")
-@click.option("--junit", type=click.Path(), help="also write JUnit XML here")
-@click.option("--artifacts", type=click.Path(file_okay=False), help="on a verdict that is not "
+@click.option("--junit", type=click.Path(dir_okay=False), callback=writable_file,
+              help="also write JUnit XML here")
+@click.option("--artifacts", type=click.Path(file_okay=False), callback=writable_dir,
+              help="on a verdict that is not "
               "as declared, write its counterexample trace and explain text into this directory")
 def prove(config_path: str | None, fmt: str | None, as_json: bool, output: str | None,
-          sarif_path: str | None, jobs: int | None, tp_sizes: list[int] | None, variants: str | None,
-          topologies: str | None, junit: str | None, artifacts: str | None) -> None:
+          sarif_path: str | None, jobs: int | None, force: bool, tp_sizes: list[int] | None,
+          variants: str | None, topologies: str | None, junit: str | None,
+          artifacts: str | None) -> None:
     """Check every obligation of a configuration against its declared verdict."""
     from .progress import run_with_progress
 
@@ -54,7 +107,7 @@ def prove(config_path: str | None, fmt: str | None, as_json: bool, output: str |
         if any(t not in ("a", "b") for t in topologies.split(",")):
             fail_input("topologies must be a and/or b")
         pc.topologies = topologies.split(",")
-    rows, wall = run_with_progress(pc, jobs)
+    rows, wall = run_with_progress(pc, workers(jobs, force, pc.jobs))
     from . import cache
 
     # `ranksync report` reuses these rows while the sources and the config stay the same
@@ -78,15 +131,16 @@ def _finish(command: str, rows: list[Any], pc: ProveConfig, wall: float,
     sys.exit(out.exit_code)
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @click.argument("variant")
 @click.argument("prop", metavar="PROPERTY")
 @click.option("--topology", type=click.Choice(["a", "b"]), default="a", show_default=True,
               help="a: the engine's rank mapping; b: some ranks get status but no data")
-@click.option("--ranks", type=int, help="T (default: the smallest T up to 4 that violates)")
+@click.option("--ranks", type=click.IntRange(1, MAX_TP),
+              help="T (default: the smallest T up to 4 that violates)")
 @click.option("--receivers", callback=csv_ints, help="topology b: ranks that receive data")
-@click.option("--embedding-ranks", type=int, help="topology a: E")
-@click.option("--depth", type=int)
+@click.option("--embedding-ranks", type=click.IntRange(1, MAX_TP), help="topology a: E")
+@click.option("--depth", type=click.IntRange(1, MAX_DEPTH))
 @click.option("--faults/--no-faults", default=None,
               help="allow aborts and transfer failures (default: from the config)")
 @click.option("--stale", type=click.Choice(["history", "per_rank", "zeros"]),
@@ -149,14 +203,24 @@ def explain(variant: str, prop: str, topology: str, ranks: int | None,
         click.echo(json.dumps(ex.to_json(), indent=1))
     else:
         click.echo(ex.text)
-    sys.exit(0 if ex.verdict in (bmc.VIOLATED, bmc.PROVED) else 1)
+    sys.exit(explain_exit(ex.verdict))
 
 
-@main.command()
+def explain_exit(verdict: str) -> int:
+    """explain: 0 PROVED (premise reached), 1 a violation or a vacuous proof, 3 undecided."""
+    from . import bmc
+
+    if verdict == bmc.PROVED:
+        return 0
+    return 3 if verdict == bmc.UNKNOWN else 1
+
+
+@main.command(epilog=EXIT_CODES)
 @click.option("--config", "config_path", type=click.Path())
 @format_options
-@click.option("--tp-sizes", callback=csv_ints)
-@click.option("--junit", type=click.Path(), help="also write JUnit XML here")
+@click.option("--tp-sizes", callback=tp_sizes, help=f"override: e.g. 1,2 (each 1..{MAX_TP})")
+@click.option("--junit", type=click.Path(dir_okay=False), callback=writable_file,
+              help="also write JUnit XML here")
 def witnesses(config_path: str | None, fmt: str | None, as_json: bool, output: str | None,
               sarif_path: str | None, tp_sizes: list[int] | None, junit: str | None) -> None:
     """Reachability of every property's premise and every branch of §8.3/§8.4."""
@@ -166,7 +230,7 @@ def witnesses(config_path: str | None, fmt: str | None, as_json: bool, output: s
     pc = load_config(config_path)
     if tp_sizes:
         pc.tp_sizes = tp_sizes
-    rows, wall = run_with_progress(pc, None)
+    rows, wall = run_with_progress(pc, workers(None, False, pc.jobs))
     _finish("witnesses", [r for r in rows if r.kind == "witness"], pc, wall, config_path,
             form, output, junit, None, sarif_path)
 

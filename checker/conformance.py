@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-import jsonschema
 from ranksync.spec import content as ids
 from ranksync.spec.config import ModelConfig
 from ranksync.spec.properties import PROPERTIES, branch_witnesses
 
 from . import bmc
+from .limits import writable_dir, writable_file
 from .scenario import Scenario, from_model
 
 
@@ -46,11 +46,15 @@ def load_trace(path: Path) -> dict[str, Any]:
         raise TraceInputError(f"{path}: not a JSON trace: {e}") from None
     except OSError as e:
         raise TraceInputError(f"{path}: cannot read: {e}") from None
-    try:
-        jsonschema.validate(data, trace_schema())
-    except jsonschema.ValidationError as e:
-        where = "/".join(str(x) for x in e.absolute_path) or "(top level)"
-        raise TraceInputError(f"{path}: not a ranksync trace v2 at {where}: {e.message}") from None
+    from .limits import schema_error
+    from .trace_check import problems
+
+    problem = schema_error(data, trace_schema())
+    if problem is not None:
+        raise TraceInputError(f"{path}: not a ranksync trace v2: {problem}")
+    problem = problems(data)
+    if problem is not None:
+        raise TraceInputError(f"{path}: not a replayable trace: {problem}")
     return data
 
 
@@ -251,7 +255,8 @@ def trace_set(cfg: ModelConfig, variant: str, random_runs: int = 20, seed: int =
 
 
 @click.command()
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              callback=writable_dir)
 @click.option("--config", "config_path", type=click.Path())
 @click.option("--tp-sizes", default="1,2,4", show_default=True)
 @click.option("--variants", default="prefix,seed", show_default=True)
@@ -292,7 +297,7 @@ def traces(out_dir: str, config_path: str | None, tp_sizes: str, variants: str,
               show_default=True)
 @click.option("--timeout", default=60.0, show_default=True, help="seconds per gloo run")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--junit", type=click.Path())
+@click.option("--junit", type=click.Path(dir_okay=False), callback=writable_file)
 @click.option("--variant", help="run the reference as this variant instead of the trace's")
 def replay(paths: tuple[str, ...], backend: str, timeout: float, as_json: bool,
            junit: str | None, variant: str | None) -> None:

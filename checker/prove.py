@@ -51,10 +51,11 @@ class Row:
     step: int | None = None
     reason: str = ""
     bound: dict[str, Any] = field(default_factory=dict)
+    vacuous: bool = False  # PROVED with an UNREACHABLE premise the config does not accept
 
     @property
     def ok(self) -> bool:
-        return self.verdict == self.expected and self.verdict in DECIDED
+        return self.verdict == self.expected and self.verdict in DECIDED and not self.vacuous
 
     @property
     def decided(self) -> bool:
@@ -264,7 +265,7 @@ def run_all(pc: ProveConfig, jobs: int | None = None,
                 out += rows
                 if on_group:
                     on_group(futs[f], rows)
-    out = settle(out)
+    out = flag_vacuous(settle(out), pc.accept_vacuous)
     kinds = {"every_t": 0, "property": 1, "fixpoint": 2, "witness": 3}
     return sorted(out, key=lambda r: (r.variant, r.topology, kinds[r.kind], r.tp_size))
 
@@ -279,6 +280,24 @@ def settle(rows: list[Row]) -> list[Row]:
         if p is None or not p.ok:
             r.verdict = bmc.UNKNOWN
             r.reason = "the every-T proof it rests on failed" + (f": {p.reason}" if p else "")
+    return rows
+
+
+def flag_vacuous(rows: list[Row], accept: dict[str, list[str]] | None = None) -> list[Row]:
+    """A PROVED property whose premise is UNREACHABLE (declared or decided) at the same
+    variant, topology and T says nothing: it fails (exit 1) unless the config lists it under
+    [prove.accept_vacuous]."""
+    accept = accept or {}
+    unreachable = {(r.variant, r.topology, r.tp_size, r.name[len("premise: "):])
+                   for r in rows if r.name.startswith("premise: ")
+                   and r.verdict == bmc.UNREACHABLE}
+    for r in rows:
+        if r.kind in ("property", "every_t") and r.verdict == bmc.PROVED \
+                and (r.variant, r.topology, r.tp_size, r.name) in unreachable \
+                and r.name not in accept.get(r.variant, []):
+            r.vacuous = True
+            r.reason = ("vacuous: its premise is UNREACHABLE, so the proof says nothing "
+                        f"(accept it with [prove.accept_vacuous] {r.variant} = [\"{r.name}\"])")
     return rows
 
 

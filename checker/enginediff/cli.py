@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..limits import writable_dir
 from .loader import EngineSourceError
 from .traces import TraceError, load_trace
 
@@ -43,7 +44,8 @@ def _text(res: TraceResult) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--variant-check", is_flag=True,
               help="Skip traces whose variant is not the engine checkout's (seed/prefix).")
-@click.option("--dump", "dump_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--dump", "dump_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, callback=writable_dir,
               help="Write each run trace, with expected events replaced by the engine's, here.")
 @click.option("--timeout", "timeout_s", type=float, default=None,
               help="Seconds before a group of rank processes is killed (default 60 + 2/step).")
