@@ -95,7 +95,14 @@ def schema_error(data: Any, schema: dict[str, Any]) -> str | None:
                 shown += ", keys matching " + " or ".join(pats)
             return f"unknown key {pre}{k!r}{hint}; allowed: {shown}"
     if e.validator == "enum" and isinstance(e.instance, str):
-        msg += suggest(e.instance, [str(x) for x in e.validator_value])
+        allowed_vals = [str(x) for x in e.validator_value]
+        hint = suggest(e.instance, allowed_vals)
+        if "propertyNames" in e.schema_path:
+            pre = f"{where}." if where != "(top level)" else ""
+            return (f"unknown key {pre}{e.instance!r}{hint}; allowed: "
+                    f"{_short(', '.join(allowed_vals), 200)}")
+        return f"at {where}: {e.instance!r}{hint} is not one of: " \
+               f"{_short(', '.join(allowed_vals), 200)}"
     if e.validator in ("type", "minimum", "maximum", "exclusiveMinimum", "enum", "oneOf") and \
             isinstance(e.instance, float) and not math.isfinite(e.instance):
         msg = f"{e.instance} is not a finite number"
