@@ -53,9 +53,25 @@ def load_trace(path: Path) -> dict[str, Any]:
     if problem is not None:
         raise TraceInputError(f"{path}: not a ranksync trace v2: {problem}")
     problem = problems(data)
+    if problem is None:
+        problem = _reference_parse(data)
     if problem is not None:
         raise TraceInputError(f"{path}: not a replayable trace: {problem}")
     return data
+
+
+def _reference_parse(data: dict[str, Any]) -> str | None:
+    """The reference's own reading of the trace (no run): what it rejects is bad input, not
+    a divergence. Without the reference (no torch) the run reports it."""
+    try:
+        from ranksync.reference.trace import TraceError, parse_trace
+    except ImportError:
+        return None
+    try:
+        parse_trace(data)
+    except TraceError as e:
+        return " ".join(str(e).split())[:300]
+    return None
 
 
 def expand(paths: Iterable[str]) -> list[Path]:
