@@ -36,6 +36,10 @@ class Main(click.Group):
         import os
 
         kwargs["standalone_mode"] = False
+        argv = args[0] if args else kwargs.get("args")
+        if argv and any("\0" in str(a) for a in argv):  # only possible in-process, not via exec
+            click.echo("ranksync: error: an argument contains a NUL byte", err=True)
+            sys.exit(2)
         try:
             rv = super().main(*args, **kwargs)
         except click.exceptions.NoArgsIsHelpError as e:

@@ -270,15 +270,21 @@ def trace_set(cfg: ModelConfig, variant: str, random_runs: int = 20, seed: int =
     return out
 
 
+def _tp_sizes(ctx: Any, param: Any, value: str | None) -> list[int] | None:
+    from .cliutil import tp_sizes
+
+    return tp_sizes(ctx, param, value)
+
+
 @click.command()
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               callback=writable_dir)
 @click.option("--config", "config_path", type=click.Path())
-@click.option("--tp-sizes", default="1,2,4", show_default=True)
+@click.option("--tp-sizes", "sizes", default="1,2,4", show_default=True, callback=_tp_sizes)
 @click.option("--variants", default="prefix,seed", show_default=True)
 @click.option("--topologies", default="a,b", show_default=True)
-@click.option("--random-runs", default=20, show_default=True, type=int)
-def traces(out_dir: str, config_path: str | None, tp_sizes: str, variants: str,
+@click.option("--random-runs", default=20, show_default=True, type=click.IntRange(0, 10_000))
+def traces(out_dir: str, config_path: str | None, sizes: list[int], variants: str,
            topologies: str, random_runs: int) -> None:
     """Write the model's trace set (every branch and premise witness, every counterexample,
     seeded random runs) for each variant, topology and T."""
@@ -287,13 +293,17 @@ def traces(out_dir: str, config_path: str | None, tp_sizes: str, variants: str,
     from .cliutil import fail_input, load_config
 
     pc = load_config(config_path)
-    try:
-        sizes = [int(x) for x in tp_sizes.split(",")]
-    except ValueError:
-        fail_input(f"--tp-sizes: expected integers, got {tp_sizes!r}")
     vs = variants.split(",")
     if any(v not in VARIANTS for v in vs):
         fail_input(f"unknown variant in {vs}; known: {', '.join(VARIANTS)}")
+    if any(t not in ("a", "b") for t in topologies.split(",")):
+        fail_input(f"--topologies: a and/or b, got {topologies!r}")
+    for topo in topologies.split(","):  # every model is checked before the first is written
+        for t in sizes:
+            try:
+                pc.model_config(t, topo)
+            except ValueError as e:
+                fail_input(f"T={t}, topology {topo}: {e}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n = 0

@@ -71,6 +71,9 @@ def read_logs(files: list[str], col: Collector) -> None:
                 raise InputError(f"{name}:{lineno}: {e}") from None
             if not prefixed:
                 prefixed = parsed is not None or has_tp_prefix(line)
+            if parsed is not None and parsed.tp >= L.MAX_TP:
+                raise InputError(f"{name}:{lineno}: rank TP{parsed.tp}; at most {L.MAX_TP} "
+                                 f"ranks (TP0..TP{L.MAX_TP - 1}) can be analysed")
             if parsed is not None:
                 protocol += 1
                 col.feed(parsed, name, lineno)
