@@ -14,7 +14,7 @@ from ranksync.spec.variants import VARIANTS
 
 from .cliutil import JOBS_HELP, csv_ints, fail_input, load_config, tp_sizes, workers
 from .config import ProveConfig
-from .limits import MAX_DEPTH, MAX_TP, writable_dir, writable_file
+from .limits import MAX_DEPTH, MAX_TP, seconds, writable_dir, writable_file
 from .output.emit import chosen, emit, format_options
 
 EXIT_CODES = """\b
@@ -49,6 +49,9 @@ class Main(click.Group):
             cmd = e.ctx.command_path if e.ctx else "ranksync"
             click.echo(f"{cmd}: error: {' '.join(e.format_message().split())}", err=True)
             sys.exit(2)
+        except TimeLimit as e:
+            click.echo(f"ranksync: {e}: undecided (exit 3)", err=True)
+            sys.exit(3)
         except click.exceptions.Abort:
             click.echo("ranksync: interrupted", err=True)
             sys.exit(130)
@@ -67,14 +70,47 @@ class Main(click.Group):
                        "(a bug: please report it; RANKSYNC_DEBUG=1 shows the traceback)",
                        err=True)
             sys.exit(4)
+        finally:
+            _stop_time_limit()
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class TimeLimit(Exception):
+    pass
+
+
+def _start_time_limit(seconds: float) -> None:
+    """After `seconds` of wall time the run stops as undecided (exit 3): worker processes
+    are killed first, so no pool waits for them."""
+    import multiprocessing
+    import signal
+
+    def expire(_sig: int, _frame: Any) -> None:
+        for child in multiprocessing.active_children():
+            child.kill()
+        raise TimeLimit(f"time limit of {seconds:g} s reached")
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def _stop_time_limit() -> None:
+    import signal
+
+    if hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]},
              epilog=EXIT_CODES)
 @click.version_option(package_name="ranksync", prog_name="ranksync")
-def main() -> None:
+@click.option("--time-limit", type=str, callback=seconds,
+              help="wall-clock limit in seconds for the whole run; reaching it is undecided "
+              "(exit 3)")
+def main(time_limit: float | None) -> None:
     """Machine-checked evidence for the multi-TP resume-transfer protocol."""
+    if time_limit is not None:
+        _start_time_limit(time_limit)
 
 
 @main.command(epilog=EXIT_CODES)

@@ -22,7 +22,7 @@ from ranksync.spec.config import ModelConfig
 from ranksync.spec.properties import PROPERTIES, branch_witnesses
 
 from . import bmc
-from .limits import writable_dir, writable_file
+from .limits import seconds, writable_dir, writable_file
 from .scenario import Scenario, from_model
 
 
@@ -321,7 +321,8 @@ def traces(out_dir: str, config_path: str | None, sizes: list[int], variants: st
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--backend", type=click.Choice(["inprocess", "gloo"]), default="inprocess",
               show_default=True)
-@click.option("--timeout", default=60.0, show_default=True, help="seconds per gloo run")
+@click.option("--timeout", default="60", show_default=True, callback=seconds,
+              help="seconds per gloo run")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--junit", type=click.Path(dir_okay=False), callback=writable_file)
 @click.option("--variant", help="run the reference as this variant instead of the trace's")

@@ -167,3 +167,19 @@ def writable_dir(_ctx: Any, param: Any, value: Any) -> Any:
     if problem:
         raise click.BadParameter(problem.split(": ", 1)[-1], param=param)
     return value
+
+
+def seconds(_ctx: Any, _param: Any, value: Any) -> float | None:
+    """click callback: a finite number of seconds in (0, MAX_TIMEOUT] (click's FloatRange
+    fails on nan)."""
+    import click
+
+    if value is None:
+        return None
+    try:
+        x = float(value)
+    except ValueError:
+        raise click.BadParameter(f"expected seconds, got {value!r}") from None
+    if not (math.isfinite(x) and 0 < x <= MAX_TIMEOUT):
+        raise click.BadParameter(f"expected seconds in (0, {MAX_TIMEOUT:g}], got {value}")
+    return x

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..limits import writable_dir
+from ..limits import seconds, writable_dir
 from .loader import EngineSourceError
 from .traces import TraceError, load_trace
 
@@ -47,7 +47,7 @@ def _text(res: TraceResult) -> str:
 @click.option("--dump", "dump_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, callback=writable_dir,
               help="Write each run trace, with expected events replaced by the engine's, here.")
-@click.option("--timeout", "timeout_s", type=float, default=None,
+@click.option("--timeout", "timeout_s", default=None, callback=seconds,
               help="Seconds before a group of rank processes is killed (default 60 + 2/step).")
 @click.argument("traces", nargs=-1, required=True, type=click.Path(path_type=Path))
 def engine_diff(engine_src: Path, ranks: int | None, as_json: bool, variant_check: bool,

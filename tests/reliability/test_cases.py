@@ -247,3 +247,16 @@ def test_help_documents_exit_codes():
     for args in (["--help"], ["prove", "--help"], ["explain", "--help"]):
         r = invoke(args)
         assert r.code == 0 and "Exit codes:" in r.stdout and "3  undecided" in r.stdout
+
+
+def test_time_limit_stops_the_run_as_undecided():
+    """--time-limit bounds a whole run: the default prove takes minutes; after 2 s it stops,
+    exit 3, its worker processes killed."""
+    import multiprocessing
+
+    r = invoke(["--time-limit", "2", "prove", "--jobs", "2"])
+    check(r, (3,), cap=30)
+    assert "time limit of 2 s reached" in r.stderr
+    assert not multiprocessing.active_children()
+    check(invoke(["--time-limit", "0", "prove"]), (2,), cap=5)
+    check(invoke(["--time-limit", "nan", "prove"]), (2,), cap=5)
