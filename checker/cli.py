@@ -119,6 +119,9 @@ def main(time_limit: float | None) -> None:
 @format_options
 @click.option("--jobs", type=int, help=JOBS_HELP)
 @click.option("--force", is_flag=True, help="allow --jobs above the CPU count")
+@click.option("--z3-seed", type=click.IntRange(0, 2**32 - 1),
+              help="random seed of every solver call (default: the config's z3_seed, 0); "
+              "printed with the verdicts")
 @click.option("--tp-sizes", callback=tp_sizes, help=f"override: e.g. 1,2,4 (each 1..{MAX_TP})")
 @click.option("--variants", help="override: comma-separated variant names")
 @click.option("--topologies", help="override: a,b")
@@ -128,7 +131,8 @@ def main(time_limit: float | None) -> None:
               help="on a verdict that is not "
               "as declared, write its counterexample trace and explain text into this directory")
 def prove(config_path: str | None, fmt: str | None, as_json: bool, output: str | None,
-          sarif_path: str | None, jobs: int | None, force: bool, tp_sizes: list[int] | None,
+          sarif_path: str | None, jobs: int | None, force: bool, z3_seed: int | None,
+          tp_sizes: list[int] | None,
           variants: str | None, topologies: str | None, junit: str | None,
           artifacts: str | None) -> None:
     """Check every obligation of a configuration against its declared verdict."""
@@ -136,6 +140,8 @@ def prove(config_path: str | None, fmt: str | None, as_json: bool, output: str |
 
     form = chosen(fmt, as_json)
     pc = load_config(config_path)
+    if z3_seed is not None:
+        pc.z3_seed = z3_seed
     if tp_sizes:
         pc.tp_sizes = tp_sizes
     if variants:
@@ -192,20 +198,24 @@ def _finish(command: str, rows: list[Any], pc: ProveConfig, wall: float,
 @click.option("--config", "config_path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="show every event, not only log lines")
+@click.option("--z3-seed", type=click.IntRange(0, 2**32 - 1),
+              help="random seed of the solver (default: the config's z3_seed)")
 def explain(variant: str, prop: str, topology: str, ranks: int | None,
             receivers: list[int] | None, embedding_ranks: int | None, depth: int | None,
             faults: bool | None, stale: str | None, pool_pressure: str | None,
-            config_path: str | None, as_json: bool, verbose: bool) -> None:
+            config_path: str | None, as_json: bool, verbose: bool, z3_seed: int | None) -> None:
     """The counterexample of PROPERTY for VARIANT as a per-rank timeline of the engine's log
     lines, or what was proved and to which bound."""
     from . import bmc
     from .explain import explain as run_explain
+    from .prove import seed_solver
 
     if variant not in VARIANTS:
         fail_input(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
     if prop not in PROPERTIES:
         fail_input(f"unknown property {prop!r}; known: {', '.join(PROPERTIES)}")
     pc = load_config(config_path)
+    seed_solver(pc.z3_seed if z3_seed is None else z3_seed)
     over: dict[str, Any] = {}
     if depth:
         over["depth"] = depth

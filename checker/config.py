@@ -82,7 +82,8 @@ SCHEMA: dict[str, Any] = {
                 "timeout_seconds": {"type": "number", "minimum": L.MIN_TIMEOUT,
                                     "maximum": L.MAX_TIMEOUT},
                 "simulations": _int(0, L.MAX_SIMULATIONS),
-                "seed": _int(0, 2**63 - 1),
+                "seed": _int(0, 2**63 - 1),  # of the simulations
+                "z3_seed": _int(0, 2**32 - 1),  # smt/sat random seeds of every solver call
                 # more than the machine's CPUs are not started (checker/prove.py workers)
                 "jobs": _int(1, 1024),
                 # bounded model checking for what neither simulation nor an every-T proof
@@ -171,6 +172,7 @@ class ProveConfig:
     bmc: bool = True
     properties: dict[str, list[str]] = field(default_factory=dict)
     accept_vacuous: dict[str, list[str]] = field(default_factory=dict)
+    z3_seed: int = 0
 
     def properties_of(self, variant: str) -> list[str]:
         sel = self.properties.get(variant)
@@ -281,7 +283,8 @@ def load(path: str | Path) -> ProveConfig:
         jobs=int(pr.get("jobs", 2)), expect=raw.get("expect", {}),
         witnesses=raw.get("witnesses", {}), fixpoint=raw.get("fixpoint", {}),
         every_t=raw.get("every_t", {}), bmc=bool(pr.get("bmc", True)),
-        properties=pr.get("properties", {}), accept_vacuous=pr.get("accept_vacuous", {}))
+        properties=pr.get("properties", {}), accept_vacuous=pr.get("accept_vacuous", {}),
+        z3_seed=int(pr.get("z3_seed", 0)))
     try:
         for t in cfg.tp_sizes:
             for topo in cfg.topologies:

@@ -95,8 +95,17 @@ def _simulate(pc: ProveConfig, cfg: ModelConfig, variant: str, props: list[str],
     return simulate(cfg, variant, pc.simulations, pc.seed, enough)
 
 
+def seed_solver(z3_seed: int) -> None:
+    """Every solver call of this process uses `z3_seed` (printed with the verdicts)."""
+    import z3
+
+    z3.set_param("smt.random_seed", z3_seed)
+    z3.set_param("sat.random_seed", z3_seed)
+
+
 def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> list[Row]:
     """The bounded obligations of one (variant, topology, T)."""
+    seed_solver(pc.z3_seed)
     g = (variant, topology, tp_size)
     progress.post("start", g)
     cfg = pc.model_config(tp_size, topology)
@@ -182,6 +191,7 @@ def check_every_t(pc: ProveConfig, variant: str, topology: str, _t: int = 0) -> 
     """The `[every_t]` obligations of one (variant, topology): the stored invariant."""
     from . import everyt
 
+    seed_solver(pc.z3_seed)
     progress.post("start", ("every_t", variant, topology, 0))
     names = pc.every_t[variant][topology]
     base = pc.model_config(2, topology)
