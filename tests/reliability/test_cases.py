@@ -134,14 +134,14 @@ def _trace(tmp_path: Path, edit) -> str:
 ])
 def test_malformed_trace_is_bad_input_not_a_divergence(tmp_path, edit):
     r = invoke(["replay", _trace(tmp_path, edit)])
-    check(r, (2,), cap=10)
+    check(r, (2,), cap=30)  # the first one imports torch
     assert "DIVERGES" not in r.stdout
 
 
 def test_trace_not_utf8(tmp_path):
     p = tmp_path / "t.json"
     p.write_bytes(b"\xff\xfe\x00{}")
-    check(invoke(["replay", str(p)]), (2,), cap=5)
+    check(invoke(["replay", str(p)]), (2,), cap=30)
     from ranksync.checker.enginediff.traces import TraceError, load_trace
 
     with pytest.raises(TraceError, match="UTF-8"):
