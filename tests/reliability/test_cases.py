@@ -111,7 +111,7 @@ def test_unwritable_out_dirs_of_traces_report_engine_diff(tmp_path):
     for args in (["traces", "--out", str(blocker)], ["report", "--out", str(blocker / "r")],
                  ["engine-diff", "--engine-src", str(tmp_path), "--dump", str(blocker),
                   str(TRACE)], ["replay", "--junit", str(tmp_path), str(TRACE)]):
-        check(invoke(args), (2,), cap=5)
+        check(invoke(args), (2,), cap=15)
 
 
 def _trace(tmp_path: Path, edit) -> str:
