@@ -89,10 +89,16 @@ SCHEMA: dict[str, Any] = {
                 # bounded model checking for what neither simulation nor an every-T proof
                 # settles (the CI configuration); false: those stay undecided
                 "bmc": {"type": "boolean"},
+                # which branch witnesses to check: "reachable" leaves the ones declared
+                # UNREACHABLE (they need BMC) to a configuration that runs it
+                "witnesses": {"enum": ["all", "reachable"]},
                 # variant -> the properties this configuration checks (default: all)
                 "properties": {"type": "object", "propertyNames": VARIANT_KEYS,
-                               "additionalProperties": {
-                                   "type": "array", "items": {"enum": sorted(PROPERTIES)}}},
+                               "additionalProperties": {"oneOf": [
+                                   {"type": "array", "items": {"enum": sorted(PROPERTIES)}},
+                                   {"type": "object", "additionalProperties": False,
+                                    "properties": {t: {"type": "array", "items": {
+                                        "enum": sorted(PROPERTIES)}} for t in "ab"}}]}},
                 # variant -> properties whose PROVED may rest on an unreachable premise;
                 # any other vacuous proof fails the run (exit 1)
                 "accept_vacuous": {"type": "object", "propertyNames": VARIANT_KEYS,
@@ -170,12 +176,16 @@ class ProveConfig:
     fixpoint: dict[str, Any] = field(default_factory=dict)  # [fixpoint]: all-depth domain
     every_t: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     bmc: bool = True
-    properties: dict[str, list[str]] = field(default_factory=dict)
+    check_witnesses: str = "all"
+    properties: dict[str, Any] = field(default_factory=dict)
     accept_vacuous: dict[str, list[str]] = field(default_factory=dict)
     z3_seed: int = 0
 
-    def properties_of(self, variant: str) -> list[str]:
+    def properties_of(self, variant: str, topology: str | None = None) -> list[str]:
+        """The properties checked for `variant` (a list, or a table per topology)."""
         sel = self.properties.get(variant)
+        if isinstance(sel, dict):
+            sel = sel.get(topology) if topology else sorted({p for v in sel.values() for p in v})
         return [p for p in PROPERTIES if sel is None or p in sel]
 
     def fixpoint_config(self, tp_size: int, topology: str) -> ModelConfig:
@@ -283,6 +293,7 @@ def load(path: str | Path) -> ProveConfig:
         jobs=int(pr.get("jobs", 2)), expect=raw.get("expect", {}),
         witnesses=raw.get("witnesses", {}), fixpoint=raw.get("fixpoint", {}),
         every_t=raw.get("every_t", {}), bmc=bool(pr.get("bmc", True)),
+        check_witnesses=str(pr.get("witnesses", "all")),
         properties=pr.get("properties", {}), accept_vacuous=pr.get("accept_vacuous", {}),
         z3_seed=int(pr.get("z3_seed", 0)))
     try:

@@ -12,6 +12,7 @@ with the counterexample to induction as the reason) or UNKNOWN.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,33 @@ def read_all(variant: str, topology: str
     return clauses, meta, chains
 
 
+_DOMAIN_KEYS = ("pool_blocks", "block_sizes", "length_range", "default_alloc_range")
+
+
+def domain(base: ModelConfig, meta: dict[str, str], where: str = "") -> ModelConfig:
+    """The configuration the invariant is proved for: `base` narrowed by the invariant's
+    `#: domain = pool_blocks=3 length_range=1..3 block_sizes=1 default_alloc_range=1..1`
+    (an invariant proved on a smaller domain must not be read as one for the default)."""
+    spec = meta.get("domain", "").split()
+    out = base
+    for item in spec:
+        key, _, val = item.partition("=")
+        if key not in _DOMAIN_KEYS or not val:
+            raise InvariantError(f"{where}: domain item {item!r}: use KEY=VALUE with KEY in "
+                                 f"{', '.join(_DOMAIN_KEYS)}")
+        try:
+            if key == "pool_blocks":
+                out = replace(out, pool_blocks=int(val))
+            elif key == "block_sizes":
+                out = replace(out, block_sizes=tuple(int(x) for x in val.split(",")))
+            else:
+                lo, _, hi = val.partition("..")
+                out = replace(out, **{key: (int(lo), int(hi or lo))})
+        except ValueError:
+            raise InvariantError(f"{where}: domain item {item!r} is not numeric") from None
+    return out
+
+
 def _bad(name: str, variant: str) -> Any:
     if name in PROPERTIES:
         return PROPERTIES[name].bad
@@ -107,6 +135,7 @@ def prove(base: ModelConfig, variant: str, topology: str, names: list[str],
     """One result per name: verdict, seconds, reason (the CTI in words)."""
     t0 = time.perf_counter()
     clauses, meta, chains = read_all(variant, topology)
+    base = domain(base, meta, str(invariant_path(variant, topology)))
     env = meta.get("env", "model")
     if env not in ("model", "havoc"):
         raise InvariantError(f"{invariant_path(variant, topology)}: env must be model or havoc")

@@ -26,9 +26,11 @@ def group_keys(pc: ProveConfig) -> Iterator[tuple[tuple[object, ...], list[Key]]
         elif fn is check_fixpoint:
             yield ("fixpoint", v, t, n), [(v, t, n, "fixpoint", p) for p in ALWAYS]
         else:
-            props = pc.properties_of(v)
+            props = pc.properties_of(v, t)
             wit = [f"premise: {p}" for p in PROPERTIES if p in props]
             wit += list(branch_witnesses(get_variant(v)))
+            if pc.check_witnesses == "reachable":
+                wit = [w for w in wit if pc.expected_witness(v, t, w, n) == "REACHABLE"]
             yield (v, t, n), ([(v, t, n, "property", p) for p in props]
                               + [(v, t, n, "witness", w) for w in wit])
 

@@ -103,6 +103,32 @@ def seed_solver(z3_seed: int) -> None:
     z3.set_param("sat.random_seed", z3_seed)
 
 
+def covered_by_every_t(pc: ProveConfig, variant: str, topology: str, cfg: ModelConfig
+                       ) -> list[str]:
+    """The `[every_t]` names whose proof covers this bounded configuration: a bounded row may
+    rest on an every-T proof only if the invariant's domain contains the row's (same pool,
+    block sizes, L and default allocation within its ranges) and its embedding side does
+    (any environment, or one embedding rank per language rank)."""
+    from . import everyt
+
+    names = pc.every_t.get(variant, {}).get(topology, [])
+    if not names:
+        return []
+    try:
+        _, meta = everyt.read_invariant(variant, topology)
+        dom = everyt.domain(cfg, meta)
+    except everyt.InvariantError:
+        return []
+    senders_ok = meta.get("env") == "havoc" or topology == "b" or cfg.n_senders >= cfg.tp_size
+    inside = (dom.pool_blocks == cfg.pool_blocks
+              and set(cfg.block_sizes) <= set(dom.block_sizes)
+              and dom.length_range[0] <= cfg.length_range[0]
+              and cfg.length_range[1] <= dom.length_range[1]
+              and dom.default_alloc_range[0] <= cfg.default_alloc_range[0]
+              and cfg.default_alloc_range[1] <= dom.default_alloc_range[1])
+    return names if senders_ok and inside else []
+
+
 def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> list[Row]:
     """The bounded obligations of one (variant, topology, T)."""
     seed_solver(pc.z3_seed)
@@ -110,14 +136,14 @@ def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> l
     progress.post("start", g)
     cfg = pc.model_config(tp_size, topology)
     bound = bound_of(cfg)
-    props = pc.properties_of(variant)
+    props = pc.properties_of(variant, topology)
     preds = {f"premise: {n}": p.premise for n, p in PROPERTIES.items() if n in props}
     preds |= branch_witnesses(get_variant(variant))
     t0 = time.perf_counter()
     sim = _simulate(pc, cfg, variant, props, preds)
     sim_dt = (time.perf_counter() - t0) / max(1, len(props) + len(preds))
     hits = {f"premise: {n}": h for n, h in sim.premises.items()} | sim.branches
-    every = pc.every_t.get(variant, {}).get(topology, [])
+    every = covered_by_every_t(pc, variant, topology, cfg)
 
     rows: list[Row] = []
     todo_p: dict[str, Any] = {}
@@ -138,6 +164,8 @@ def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> l
             todo_p[name] = PROPERTIES[name].bad
     for name, pred in preds.items():
         exp = pc.expected_witness(variant, topology, name, tp_size)
+        if pc.check_witnesses == "reachable" and exp != bmc.REACHABLE:
+            continue  # left to a configuration that runs BMC (`witnesses = "all"`)
         if name in hits:
             rows.append(Row(variant, topology, tp_size, "witness", name, bmc.REACHABLE, exp,
                             "simulation", sim_dt, hits[name].step, bound=bound))
@@ -195,11 +223,14 @@ def check_every_t(pc: ProveConfig, variant: str, topology: str, _t: int = 0) -> 
     progress.post("start", ("every_t", variant, topology, 0))
     names = pc.every_t[variant][topology]
     base = pc.model_config(2, topology)
-    bound = bound_of(base) | {"tp_size": "every T", "depth": "every depth",
-                              "embedding_tp_size": "one per language rank"}
     try:
+        _, meta = everyt.read_invariant(variant, topology)
+        dom = everyt.domain(base, meta, f"{variant}.{topology}.inv")
+        bound = bound_of(dom) | {"tp_size": "every T", "depth": "every depth",
+                                 "embedding_tp_size": "one per language rank"}
         res = everyt.prove(base, variant, topology, names, int(pc.timeout_seconds * 1000))
     except everyt.InvariantError as e:
+        bound = bound_of(base) | {"tp_size": "every T", "depth": "every depth"}
         res = [{"name": n, "verdict": bmc.UNKNOWN, "seconds": 0.0, "reason": str(e),
                 "env": ""} for n in names]
     rows = []

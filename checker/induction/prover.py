@@ -143,7 +143,9 @@ def chain(pv: Prover, start: list[Clause], stages: list[tuple[Cls, list[Clause]]
         last.seconds = time.perf_counter() - t0
         return last
     for cls in ("env", "lang"):  # the goal stays reached
-        a = _implies_after(pv, cls, goal, goal, f"goal persists ({cls})")  # type: ignore[arg-type]
+        # from the window's end (start conditions and goal), both persist
+        a = _implies_after(pv, cls, start + goal, start + goal,  # type: ignore[arg-type]
+                           f"goal persists ({cls})")
         if a.verdict != "PROVED":
             a.seconds = time.perf_counter() - t0
             return a

@@ -1,6 +1,7 @@
 """Which property needs which change of `hardened`, at T = 2 on configs/designs.toml's
 bounds: seeded simulation (no solver) finds each ablation's violations, and none for the
-design itself. The proofs of `hardened` are `ranksync prove --config configs/designs.toml`."""
+design itself (pool pressure per rank, the designs' what-if). The proofs of `hardened` are
+`ranksync prove --config configs/every-t.toml`."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from ranksync.checker.simulate import simulate
 PC = load(Path(__file__).resolve().parents[2] / "configs" / "designs.toml")
 
 LOSES = {
-    "wait": ("a", {"resume_validity", "integrity", "block_ownership"}),
+    "wait": ("a", {"handoff_agreement", "resume_validity", "integrity"}),
     "no_refree": ("a", {"conservation"}),
-    "alloc_agree": ("a", {"agreement", "progress"}),
-    "per_session": ("a", {"integrity", "block_ownership"}),
+    "alloc_agree": ("a", {"agreement", "handoff_agreement", "progress"}),
+    "per_session": ("a", {"handoff_agreement", "integrity", "block_ownership"}),
     "cancel": ("a", {"block_ownership", "no_leak"}),
-    "data_to_all": ("b", {"resume_validity", "integrity"}),
+    "data_to_all": ("b", {"handoff_agreement", "resume_validity", "integrity"}),
 }
 
 

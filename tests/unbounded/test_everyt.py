@@ -15,7 +15,7 @@ from ranksync.spec.variants import get_variant
 
 @pytest.fixture(scope="module")
 def pc():
-    from ranksync.checker.cli import DEFAULT_CONFIG
+    from ranksync.checker.cliutil import DEFAULT_CONFIG
     from ranksync.checker.config import load as _load
 
     return _load(DEFAULT_CONFIG)
