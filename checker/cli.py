@@ -14,7 +14,7 @@ from ranksync.spec.variants import VARIANTS
 
 from .cliutil import JOBS_HELP, csv_ints, fail_input, load_config, tp_sizes, workers
 from .config import ProveConfig
-from .limits import MAX_DEPTH, MAX_TP, seconds, writable_dir, writable_file
+from .limits import MAX_DEPTH, MAX_TP, one_line, seconds, writable_dir, writable_file
 from .output.emit import chosen, emit, format_options
 
 EXIT_CODES = """\b
@@ -47,7 +47,8 @@ class Main(click.Group):
             sys.exit(2)
         except click.UsageError as e:
             cmd = e.ctx.command_path if e.ctx else "ranksync"
-            click.echo(f"{cmd}: error: {' '.join(e.format_message().split())}", err=True)
+            click.echo(f"{cmd}: error: {one_line(' '.join(e.format_message().split()))}",
+                       err=True)
             sys.exit(2)
         except TimeLimit as e:
             click.echo(f"ranksync: {e}: undecided (exit 3)", err=True)
@@ -58,7 +59,8 @@ class Main(click.Group):
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
         except click.ClickException as e:
-            click.echo(f"ranksync: error: {' '.join(e.format_message().split())}", err=True)
+            click.echo(f"ranksync: error: {one_line(' '.join(e.format_message().split()))}",
+                       err=True)
             sys.exit(2)
         except (SystemExit, KeyboardInterrupt):
             raise

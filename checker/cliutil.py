@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 
 from .config import ConfigError, ProveConfig, load, packaged_config
-from .limits import MAX_TP, check_jobs, max_jobs
+from .limits import MAX_TP, check_jobs, max_jobs, one_line
 
 DEFAULT_CONFIG = packaged_config("default.toml")
 
@@ -25,7 +25,7 @@ def console() -> Console:
 
 
 def fail_input(msg: str) -> NoReturn:
-    click.echo(f"ranksync: error: {msg}", err=True)
+    click.echo(f"ranksync: error: {one_line(msg)}", err=True)
     sys.exit(2)
 
 

@@ -183,3 +183,9 @@ def seconds(_ctx: Any, _param: Any, value: Any) -> float | None:
     if not (math.isfinite(x) and 0 < x <= MAX_TIMEOUT):
         raise click.BadParameter(f"expected seconds in (0, {MAX_TIMEOUT:g}], got {value}")
     return x
+
+
+def one_line(msg: str) -> str:
+    """An error message as one printable line: names from the input (keys, paths) may hold
+    newlines or control characters, shown escaped."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in msg)

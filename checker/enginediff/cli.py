@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..limits import seconds, writable_dir
+from ..limits import one_line, seconds, writable_dir
 from .loader import EngineSourceError
 from .traces import TraceError, load_trace
 
@@ -62,7 +62,7 @@ def engine_diff(engine_src: Path, ranks: int | None, as_json: bool, variant_chec
         results, about = run_traces(str(engine_src), [str(t) for t in traces], ranks=ranks,
                                     variant_check=variant_check, deadline_s=timeout_s)
     except (EngineSourceError, TraceError) as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {one_line(str(e))}", err=True)
         sys.exit(2)
     if dump_dir is not None:
         dump_dir.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ from .parser import InputError, LogFormatError, has_tp_prefix, iter_file, parse_
 
 
 def _die(msg: str) -> None:
-    click.echo(f"ranksync logcheck: error: {msg}", err=True)
+    click.echo(f"ranksync logcheck: error: {L.one_line(msg)}", err=True)
     sys.exit(2)
 
 

@@ -46,7 +46,7 @@ def check(run: Run, allowed: tuple[int, ...] = (0, 1, 2, 3), cap: float = CAP_SE
     assert run.code in allowed, (run.code, run.stderr[-500:])
     assert "internal error" not in run.stderr, run.stderr
     if run.code == 2:
-        lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+        lines = [ln for ln in run.stderr.split("\n") if ln.strip()]
         assert len(lines) == 1, run.stderr
         assert "error" in lines[0]
     assert run.seconds < cap, f"took {run.seconds:.1f} s"
