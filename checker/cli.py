@@ -197,18 +197,37 @@ def _finish(command: str, rows: list[Any], pc: ProveConfig, wall: float,
 @click.option("--pool-pressure", type=click.Choice(["none", "shared", "per_rank"]),
               help="other requests holding blocks: on every rank alike (the engine), on some "
               "ranks only (what-if), or none (default: from the config)")
+@click.option("--cause", type=click.Choice(["stale", "fault", "pool", "none"]),
+              help="show a counterexample one of whose causes is a leftover aux row (stale), "
+              "an abort or chunk failure (fault), or an event of other requests (pool); none: "
+              "one without any of these")
 @click.option("--config", "config_path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="show every event, not only log lines")
 @click.option("--z3-seed", type=click.IntRange(0, 2**32 - 1),
               help="random seed of the solver (default: the config's z3_seed)")
+@click.option("--budget", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="--ranks above 4: seconds to find the counterexample (simulation, lift, "
+              "fallbacks)")
+@click.option("--shorter-budget", type=click.FloatRange(min=0), default=20.0, show_default=True,
+              help="--ranks above 4: seconds for BMC to look for shorter runs at that T (0: skip)")
 def explain(variant: str, prop: str, topology: str, ranks: int | None,
             receivers: list[int] | None, embedding_ranks: int | None, depth: int | None,
             faults: bool | None, stale: str | None, pool_pressure: str | None,
-            config_path: str | None, as_json: bool, verbose: bool, z3_seed: int | None) -> None:
+            cause: str | None, config_path: str | None, as_json: bool, verbose: bool,
+            budget: float, shorter_budget: float, z3_seed: int | None) -> None:
     """The counterexample of PROPERTY for VARIANT as a per-rank timeline of the engine's log
-    lines, or what was proved and to which bound."""
+    lines, with its causes (the leftover rows, faults and pool events it needs), or what was
+    proved, to which bound, with a run that exercises it. Above 4 ranks the counterexample of
+    the smallest T is lifted to --ranks by copying ranks and confirmed by replay (nothing is
+    proved there: no counterexample is UNKNOWN).
+
+    Exit codes: 0 proved (and exercised), 1 violated, or proved vacuously (the premise is
+    unreachable), 2 bad input, 3 undecided (solver UNKNOWN or timeout; above 4 ranks, no
+    counterexample found). With --cause, 1 also when the property is violated but by no run
+    of that kind (the output says so)."""
     from . import bmc
+    from .explain import VACUOUS
     from .explain import explain as run_explain
     from .prove import seed_solver
 
@@ -241,30 +260,57 @@ def explain(variant: str, prop: str, topology: str, ranks: int | None,
             fail_input(str(e))
             raise
 
+    if ranks is not None and ranks < 1:
+        fail_input("--ranks must be >= 1")
+    from .explain_lift import LIFT_ABOVE
+
+    # the bounds came from these options: the reproduce line must name them
+    tail = (f" --depth {depth}" if depth else "") + (f" --config {config_path}"
+                                                       if config_path else "")
+    if ranks is not None and ranks > LIFT_ABOVE:
+        _explain_lifted(cfg_for(ranks), variant, prop, verbose, pc, (budget, shorter_budget),
+                        cause, tail, as_json)
     sizes = [ranks] if ranks else [t for t in (1, 2, 3, 4)]
-    ex = None
-    for t in sizes:
-        ex = run_explain(cfg_for(t), variant, prop, int(pc.timeout_seconds * 1000), verbose)
-        if ex.verdict == bmc.VIOLATED:
+    cfgs = [cfg_for(t) for t in sizes]  # bad input is reported before any solving
+    done = []
+    for c in cfgs:
+        done.append(run_explain(c, variant, prop, int(pc.timeout_seconds * 1000), verbose,
+                                cause))
+        if done[-1].verdict == bmc.VIOLATED and done[-1].cause_found is not False:
             break
-    assert ex is not None
-    if config_path:  # the bounds came from this config: the reproduce line must name it
-        ex.text = "\n".join(ln + f" --config {config_path}" if ln.startswith("reproduce: ")
-                             else ln for ln in ex.text.split("\n"))
+    # shown: the violation (of the kind asked for), else any violation, else the largest T
+    ex = next((x for x in done if x.verdict == bmc.VIOLATED and x.cause_found is not False),
+              next((x for x in done if x.verdict == bmc.VIOLATED), done[-1]))
+    _with_tail(ex, tail)
     if as_json:
         click.echo(json.dumps(ex.to_json(), indent=1))
     else:
         click.echo(ex.text)
-    sys.exit(explain_exit(ex.verdict))
+    if ex.verdict in (bmc.VIOLATED, VACUOUS):
+        sys.exit(1)
+    sys.exit(0 if all(x.verdict == bmc.PROVED for x in done) else 3)
 
 
-def explain_exit(verdict: str) -> int:
-    """explain: 0 PROVED (premise reached), 1 a violation or a vacuous proof, 3 undecided."""
-    from . import bmc
+def _with_tail(ex: Any, tail: str) -> None:
+    """Options that set the bounds go on the reproduce line."""
+    ex.text = "\n".join(ln + tail if ln.startswith("reproduce: ") else ln
+                         for ln in ex.text.split("\n"))
 
-    if verdict == bmc.PROVED:
-        return 0
-    return 3 if verdict == bmc.UNKNOWN else 1
+
+def _explain_lifted(cfg: ModelConfig, variant: str, prop: str, verbose: bool, pc: ProveConfig,
+                    budgets: tuple[float, float], cause: str | None, tail: str, as_json: bool
+                    ) -> None:
+    """explain above 4 ranks (checker/explain_lift.py); exits 1 VIOLATED, 3 UNKNOWN (nothing
+    to lift was found at T <= 4, with --cause none of that kind, or no lift reproduces)."""
+    from .explain_lift import explain_lifted, to_json
+
+    ex, res = explain_lifted(cfg, variant, prop, verbose, budget_s=budgets[0],
+                             shorter_budget_s=budgets[1], runs=pc.simulations,
+                             seed=pc.seed, cause=cause,
+                             timeout_ms=int(pc.timeout_seconds * 1000))
+    _with_tail(ex, tail)
+    click.echo(json.dumps(to_json(ex, res), indent=1) if as_json else ex.text)
+    sys.exit(1 if ex.verdict == "VIOLATED" else 3)
 
 
 @main.command(epilog=EXIT_CODES)

@@ -91,7 +91,7 @@ SCHEMA: dict[str, Any] = {
                 "bmc": {"type": "boolean"},
                 # which branch witnesses to check: "reachable" leaves the ones declared
                 # UNREACHABLE (they need BMC) to a configuration that runs it
-                "witnesses": {"enum": ["all", "reachable"]},
+                "witnesses": {"enum": ["all", "reachable", "none"]},
                 # variant -> the properties this configuration checks (default: all)
                 "properties": {"type": "object", "propertyNames": VARIANT_KEYS,
                                "additionalProperties": {"oneOf": [

@@ -60,13 +60,14 @@ def ledger(rows: list[Row]) -> list[Entry]:
         proved_t = {r.tp_size for r in bounded if r.verdict == "PROVED"}
         if every and all(r.verdict == "PROVED" for r in every):
             b = every[0].bound
-            env = " any environment;" if b.get("env") else ""
+            env = " any embedding side;" if b.get("env") else \
+                " the modelled embedding side, one embedding rank per language rank;"
             out.append(Entry(v, topo, name, EVERY_T_DEPTH,
                              f"inductive invariant;{env} L {b.get('length')}, block sizes "
                              f"{b.get('block_sizes')}, default allocation "
-                             f"{b.get('default_allocate_tokens')}, pool {b.get('pool_blocks')}, "
-                             f"one embedding rank per language rank; bounded rows at T in "
-                             f"{_ts(proved_t)} rest on it"))
+                             f"{b.get('default_allocate_tokens')}, pool {b.get('pool_blocks')}"
+                             + (f"; bounded rows at T in {_ts(proved_t)} rest on it"
+                                if proved_t else "")))
             continue
         if not bounded or len(proved_t) < len(bounded):
             why = "; every-T proof failed" if every else ""

@@ -29,7 +29,9 @@ def group_keys(pc: ProveConfig) -> Iterator[tuple[tuple[object, ...], list[Key]]
             props = pc.properties_of(v, t)
             wit = [f"premise: {p}" for p in PROPERTIES if p in props]
             wit += list(branch_witnesses(get_variant(v)))
-            if pc.check_witnesses == "reachable":
+            if pc.check_witnesses == "none":
+                wit = []
+            elif pc.check_witnesses == "reachable":
                 wit = [w for w in wit if pc.expected_witness(v, t, w, n) == "REACHABLE"]
             yield (v, t, n), ([(v, t, n, "property", p) for p in props]
                               + [(v, t, n, "witness", w) for w in wit])

@@ -8,7 +8,9 @@ for every T and every depth (checker/everyt.py). Evidence, cheapest first:
    (it stops once everything the configuration declares VIOLATED / REACHABLE is found);
 2. a proof for every T and every depth (an inductive invariant, `[every_t]`) settles PROVED
    and UNREACHABLE at every T; at T = 1 the properties that compare two ranks hold trivially;
-3. bounded model checking settles the rest, when the configuration allows it (`bmc = true`,
+3. above T = 4, a declared violation that simulation at T missed is looked for by lifting the
+   counterexample of the smallest T (checker/prove_lift.py), confirmed by replay at T;
+4. bounded model checking settles the rest, when the configuration allows it (`bmc = true`,
    the CI configuration); otherwise the obligation stays UNKNOWN (undecided: never success).
 
 Every row says which evidence decided it (`method`) and its bound. Tasks run in parallel
@@ -46,7 +48,7 @@ class Row:
     name: str
     verdict: str
     expected: str | None
-    method: str  # "simulation" | "bmc" | EVERY_T | "T = 1" | "induction" | "fixpoint"
+    method: str  # "simulation" | "lift" | "bmc" | EVERY_T | "T = 1" | "induction" | "fixpoint"
     seconds: float
     step: int | None = None
     reason: str = ""
@@ -164,7 +166,8 @@ def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> l
             todo_p[name] = PROPERTIES[name].bad
     for name, pred in preds.items():
         exp = pc.expected_witness(variant, topology, name, tp_size)
-        if pc.check_witnesses == "reachable" and exp != bmc.REACHABLE:
+        if pc.check_witnesses == "none" or (pc.check_witnesses == "reachable"
+                                            and exp != bmc.REACHABLE):
             continue  # left to a configuration that runs BMC (`witnesses = "all"`)
         if name in hits:
             rows.append(Row(variant, topology, tp_size, "witness", name, bmc.REACHABLE, exp,
@@ -174,6 +177,17 @@ def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> l
                             EVERY_T, 0.0, bound=bound))
         else:
             todo_w[name] = pred
+    if tp_size > 4:  # declared violations above T = 4 (LIFT_ABOVE): lifted, no BMC at T
+        from .prove_lift import expected_violated, lift_violations
+
+        lifted = lift_violations(pc, cfg, variant,
+                                 expected_violated(pc, variant, topology, tp_size, todo_p),
+                                 PAIRWISE)
+        for name, (step, secs, how) in lifted.items():
+            rows.append(Row(variant, topology, tp_size, "property", name, bmc.VIOLATED,
+                            pc.expected(variant, topology, name, tp_size), "lift", secs, step,
+                            how, bound))
+            del todo_p[name]
     progress.post("settled", g, len(rows))
     rows += _bmc_rows(pc, cfg, variant, todo_p, todo_w, bound,
                       lambda n: progress.post("settled", g, n))
@@ -197,6 +211,8 @@ def _bmc_rows(pc: ProveConfig, cfg: ModelConfig, variant: str, todo_p: dict[str,
             out.append(Row(variant, topo, T, "witness", name, bmc.UNKNOWN,
                            pc.expected_witness(variant, topo, name, T), "none", 0.0, reason=why,
                            bound=bound))
+        if on_settled is not None and out:
+            on_settled(len(out))
         return out
     u = bmc.build(cfg, get_variant(variant), int(pc.timeout_seconds * 1000)) \
         if todo_p or todo_w else None
@@ -241,6 +257,7 @@ def check_every_t(pc: ProveConfig, variant: str, topology: str, _t: int = 0) -> 
         b = bound | ({"env": "any (havoc)"} if r["env"] == "havoc" else {})
         rows.append(Row(variant, topology, 0, "every_t", r["name"], verdict, proved,
                         "induction", r["seconds"], reason=r["reason"], bound=b))
+    progress.post("settled", ("every_t", variant, topology, 0), len(rows))
     return rows
 
 
@@ -262,6 +279,7 @@ def check_fixpoint(pc: ProveConfig, variant: str, topology: str, tp_size: int) -
         rows.append(Row(variant, topology, tp_size, "fixpoint", name, got, exp, "fixpoint",
                         fp.seconds / len(ALWAYS), fp.violated.get(name),
                         "" if fp.closed else "search did not close", bound))
+    progress.post("settled", ("fixpoint", variant, topology, tp_size), len(rows))
     return rows
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from ranksync.spec.config import STATUS_NAMES
@@ -15,33 +16,61 @@ def _env(s: dict[str, Any], st: dict[str, Any]) -> str:
         parts.append("embedding_thread drains messages of " + _ranks(s["messages"]))
     if s.get("encode"):
         parts.append("forward done: first chunks queued")
-    writes = [f"TP{r}<-{len(w)} block(s)" for r, w in enumerate(st["writes"]) if w]
+    writes = [f"{rank_set(g, ',')}<-{len(st['writes'][g[0]])} block(s)"
+              for g in _groups([len(w) for w in st["writes"]]) if st["writes"][g[0]]]
     if s.get("chunks"):
-        fail = f" (first session FAILS on emb {s['chunk_fail']})" if s.get("chunk_fail") else ""
-        parts.append("transfer_worker on emb " + ",".join(map(str, s["chunks"])) + fail
+        fail = f" (first session FAILS on emb {rank_set(s['chunk_fail'], ',', '')})" \
+            if s.get("chunk_fail") else ""
+        parts.append("transfer_worker on emb " + rank_set(s["chunks"], ",", "") + fail
                      + (": " + " ".join(writes) if writes else ": no data written"))
     if s.get("emb_finish"):
         parts.append("embedding inflight poll")
-    dl = [f"TP{r}:{'+'.join(STATUS_NAMES[x] for x in d)}" for r, d in enumerate(st["delivered"])
-          if d]
+    dl = _per_rank(st["delivered"], lambda d: "+".join(STATUS_NAMES[x] for x in d))
     if dl:
-        parts.append("status delivered " + " ".join(dl))
+        parts.append("status delivered " + dl)
     if s.get("abort"):
         parts.append("abort request broadcast")
     if s.get("others_free"):
         parts.append("another request frees a block on " + _ranks(s["others_free"]))
     if s.get("others_alloc"):
-        taken = [f"TP{r}:{[t['block'] for t in ts]}" for r, ts in enumerate(st.get("taken", []))
-                 if ts]
+        taken = _per_rank([[t["block"] for t in ts] for ts in st.get("taken", [])], str)
         parts.append("other requests take every free block on " + _ranks(s["others_alloc"])
-                     + (" (" + " ".join(taken) + ")" if taken else ""))
+                     + (f" ({taken})" if taken else ""))
     if not s.get("lang", True):
         parts.append("(no language iteration)")
     return "; ".join(parts) or "-"
 
 
 def _ranks(rs: list[int]) -> str:
-    return ",".join(f"TP{r}" for r in rs)
+    return rank_set(rs, ",")
+
+
+def rank_set(rs: list[int], sep: str = ", ", name: str = "TP") -> str:
+    """Ranks as TP names, runs of three or more as ranges: "TP0, TP2..TP63"."""
+    out: list[str] = []
+    i = 0
+    while i < len(rs):
+        j = i
+        while j + 1 < len(rs) and rs[j + 1] == rs[j] + 1:
+            j += 1
+        out += [f"{name}{rs[i]}..{name}{rs[j]}"] if j - i >= 2 else \
+            [f"{name}{r}" for r in rs[i:j + 1]]
+        i = j + 1
+    return sep.join(out)
+
+
+def _groups(keys: list[Any]) -> list[list[int]]:
+    """Ranks with equal keys, in order of their first rank."""
+    out: dict[Any, list[int]] = {}
+    for r, k in enumerate(keys):
+        out.setdefault(k, []).append(r)
+    return list(out.values())
+
+
+def _per_rank(per: list[Any], show: Any) -> str:
+    """'TP0..TP3:x TP5:y' for the ranks with a nonempty value, equal values grouped."""
+    groups = _groups([repr(x) for x in per])
+    return " ".join(f"{rank_set(g, ',')}:{show(per[g[0]])}" for g in groups if per[g[0]])
 
 
 def _event(e: dict[str, Any]) -> str:
@@ -77,30 +106,50 @@ def _event(e: dict[str, Any]) -> str:
     return f"        . {e}"
 
 
-def render(sc: Scenario, trace: dict[str, Any], title: str, focus: int | None = None,
-           verbose: bool = False) -> str:
-    """The timeline; `focus` marks the violating step. Non-log events are shown when
-    `verbose`, and always at the focus step."""
+def render(sc: Scenario, trace: dict[str, Any], title: str,
+           focus: int | Collection[int] | None = None, verbose: bool = False,
+           mark: str = "<== violation", group: bool | None = None) -> str:
+    """The timeline; `focus` steps carry `mark` (the violating step, or where a proved
+    property is exercised). Non-log events are shown when `verbose`, and always at a focus
+    step. With `group` (default: more than 4 ranks), ranks whose lines are equal in a step are
+    printed once ("TP0, TP2..TP63 (62 ranks alike)"); a rank's own number in a log line counts
+    as equal."""
+    focus = {focus} if isinstance(focus, int) else set(focus or ())
     cfg = sc.cfg
+    group = cfg.tp_size > 4 if group is None else group
     lines = [title,
              f"scenario: L={sc.length} block_size={sc.bs} default_allocate_tokens="
              f"{sc.default_tokens} pool_blocks={cfg.pool_blocks} T={cfg.tp_size} topology="
              f"{cfg.topology}" + (f" E={cfg.n_senders}" if cfg.topology == "a" else
-                                  f" receivers={sc.receivers}")]
-    stale = [(r, b, a0) for r, row in enumerate(sc.aux0) for b, a0 in enumerate(row) if a0]
-    if stale:
-        lines.append("stale aux rows (earlier occupants): " +
-                     ", ".join(f"TP{r} block {b}: aux[0]={a}" for r, b, a in stale))
+                                  f" receivers={rank_set(sc.receivers) if group else sc.receivers}")]
+    rows = [[(b, a0) for b, a0 in enumerate(row) if a0] for row in sc.aux0]
+    if any(rows):
+        per = [", ".join(f"block {b}: aux[0]={a}" for b, a in row) for row in rows]
+        lines.append("stale aux rows (earlier occupants): " + (
+            "; ".join(f"{rank_set(g)} {per[g[0]]}" for g in _groups(per) if per[g[0]])
+            if group else ", ".join(f"TP{r} block {b}: aux[0]={a}"
+                                    for r, row in enumerate(rows) for b, a in row)))
     if any(sc.held):
-        lines.append("blocks held by other requests at the start: " +
-                     ", ".join(f"TP{r}: {h}" for r, h in enumerate(sc.held) if h))
+        lines.append("blocks held by other requests at the start: " + (
+            ", ".join(f"{rank_set(g)}: {sc.held[g[0]]}" for g in _groups(sc.held)
+                      if sc.held[g[0]]) if group else
+            ", ".join(f"TP{r}: {h}" for r, h in enumerate(sc.held) if h)))
     for st, s in zip(trace["expected"], trace["schedule"], strict=True):
         k = st["step"]
-        mark = "  <== violation" if k == focus else ""
-        lines.append(f"-- iteration {k}{mark}")
+        lines.append(f"-- iteration {k}" + (f"  {mark}" if k in focus else ""))
         lines.append(f"   env: {_env(s, st)}")
-        for r, evs in enumerate(st["ranks"]):
-            for e in evs:
-                if e["ev"] in ("log", "deadlock", "handoff", "resume") or verbose or k == focus:
-                    lines.append(f"   [TP{r}] {_event(e)}")
+        evs = [[e for e in es
+                if e["ev"] in ("log", "deadlock", "handoff", "resume") or verbose or k in focus]
+               for es in st["ranks"]]
+        if not group:
+            lines += [f"   [TP{r}] {_event(e)}" for r, es in enumerate(evs) for e in es]
+            continue
+        # alike: equal events (all fields, e.g. hand-off content), up to the rank's own number
+        keys = [repr(es).replace(f"rank={r} ", "rank=<own> ") for r, es in enumerate(evs)]
+        for g in _groups(keys):
+            if evs[g[0]]:
+                alike = f" ({len(g)} ranks alike)" if len(g) > 1 else ""
+                lines.append(f"   [{rank_set(g)}{alike}]")
+                lines += [f"      {_event(e)}".replace(f"rank={g[0]} ", "rank=<own> ")
+                          for e in evs[g[0]]]
     return "\n".join(lines)

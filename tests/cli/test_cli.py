@@ -25,6 +25,7 @@ jobs = 1
 [expect.seed.b]
 seed_claim = "PROVED"
 agreement = "{agreement}"
+handoff_agreement = "VIOLATED"
 resume_validity = "VIOLATED"
 integrity = "VIOLATED"
 block_ownership = "VIOLATED"
@@ -65,9 +66,9 @@ def test_prove_fails_when_a_verdict_differs(tmp_path):
 
 
 def test_unknown_is_a_failure(tmp_path):
-    """A solver timeout never counts as proved."""
+    """A solver timeout never counts as proved: undecided exits 3, never 0."""
     r = run("prove", "--config", cfg(tmp_path, timeout=0.001, sims=0), "--json")
-    assert r.exit_code == 1
+    assert r.exit_code == 3
     rows = json.loads(r.stdout)["rows"]
     assert any(x["verdict"] == "UNKNOWN" and not x["ok"] for x in rows)
 
@@ -108,7 +109,7 @@ def test_explain_proved_shows_bound_and_witness():
     r = run("explain", "seed", "agreement", "--topology", "b", "--ranks", "2")
     assert r.exit_code == 0
     assert r.output.startswith("PROVED: seed / topology b / T=2: agreement")
-    assert "bound: depth 6 iterations" in r.output and "premise witness" in r.output
+    assert "bound: depth 6 iterations" in r.output and "a run that exercises it" in r.output
 
 
 def test_replay_bad_traces_exit_2(tmp_path):

@@ -8,27 +8,20 @@ from ranksync.checker.explain import explain
 from ranksync.spec.properties import PROPERTIES
 from ranksync.spec.variants import get_variant
 
-SLOW = pytest.mark.slow  # proofs of the designs at T = 2: tens of seconds each
 
-
+# Violations BMC finds at T = 2 (the shortest run). The bounded PROVED verdicts are the CI
+# step `ranksync prove --config configs/full.toml` (seed, T = 2) and the every-T proofs
+# `configs/every-t.toml` (hardened): minutes each on the history model, not unit tests.
 @pytest.mark.parametrize(("variant", "topology", "prop", "verdict"), [
-    ("seed", "a", "agreement", bmc.PROVED),
-    ("seed", "b", "agreement", bmc.PROVED),
-    ("seed", "b", "seed_claim", bmc.PROVED),
     ("prefix", "b", "agreement", bmc.VIOLATED),
     ("prefix", "b", "seed_claim", bmc.VIOLATED),
+    ("seed", "a", "handoff_agreement", bmc.VIOLATED),
+    ("seed", "b", "handoff_agreement", bmc.VIOLATED),
     ("seed", "a", "integrity", bmc.VIOLATED),
     ("seed", "a", "resume_validity", bmc.VIOLATED),
     ("seed", "a", "conservation", bmc.VIOLATED),
-    ("seed", "a", "progress", bmc.PROVED),
-    # the language-side-only design fixes what the language side can fix, and nothing else
-    pytest.param("hardened_lang", "a", "conservation", bmc.PROVED, marks=SLOW),
-    ("hardened_lang", "a", "resume_validity", bmc.PROVED),
     ("hardened_lang", "a", "integrity", bmc.VIOLATED),
     ("hardened_lang", "b", "resume_validity", bmc.VIOLATED),
-    # the full design, and an ablation that shows what per_session is for
-    pytest.param("hardened", "a", "integrity", bmc.PROVED, marks=SLOW),
-    pytest.param("hardened", "b", "integrity", bmc.PROVED, marks=SLOW),
     ("hardened-minus-per_session", "a", "integrity", bmc.VIOLATED),
 ])
 def test_bmc_verdict(pc, variant, topology, prop, verdict):
