@@ -14,7 +14,7 @@ from ranksync.spec.variants import VARIANTS
 
 from .cliutil import JOBS_HELP, csv_ints, fail_input, load_config, tp_sizes, workers
 from .config import ProveConfig
-from .limits import MAX_DEPTH, MAX_TP, one_line, seconds, writable_dir, writable_file
+from .limits import MAX_DEPTH, MAX_LIFT_TP, MAX_TP, one_line, seconds, writable_dir, writable_file
 from .output.emit import chosen, emit, format_options
 
 EXIT_CODES = """\b
@@ -184,7 +184,7 @@ def _finish(command: str, rows: list[Any], pc: ProveConfig, wall: float,
 @click.argument("prop", metavar="PROPERTY")
 @click.option("--topology", type=click.Choice(["a", "b"]), default="a", show_default=True,
               help="a: the engine's rank mapping; b: some ranks get status but no data")
-@click.option("--ranks", type=click.IntRange(1, MAX_TP),
+@click.option("--ranks", type=click.IntRange(1, MAX_LIFT_TP),
               help="T (default: the smallest T up to 4 that violates)")
 @click.option("--receivers", callback=csv_ints, help="topology b: ranks that receive data")
 @click.option("--embedding-ranks", type=click.IntRange(1, MAX_TP), help="topology a: E")

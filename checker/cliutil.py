@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 
 from .config import ConfigError, ProveConfig, load, packaged_config
-from .limits import MAX_TP, check_jobs, max_jobs, one_line
+from .limits import MAX_LIFT_TP, MAX_TP, check_jobs, max_jobs, one_line
 
 DEFAULT_CONFIG = packaged_config("default.toml")
 
@@ -60,8 +60,8 @@ def _ints(value: str, lo: int, hi: int, what: str) -> list[int]:
 
 
 def csv_ints(_ctx: Any, _param: Any, value: str | None) -> list[int] | None:
-    """A comma-separated list of ranks (0..MAX_TP-1)."""
-    return None if value is None else _ints(value, 0, MAX_TP - 1, "ranks")
+    """A comma-separated list of ranks (0..MAX_LIFT_TP-1: explain lifts to large T)."""
+    return None if value is None else _ints(value, 0, MAX_LIFT_TP - 1, "ranks")
 
 
 def tp_sizes(_ctx: Any, _param: Any, value: str | None) -> list[int] | None:

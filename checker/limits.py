@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 
 MAX_DEPTH = 40           # scheduler iterations unrolled / simulated
 MAX_TP = 16              # language ranks T (and E, and ranks a log or a trace may name)
+MAX_LIFT_TP = 128        # explain --ranks above 4: a counterexample lifted by copying ranks
 MAX_POOL = 16            # blocks per language rank
 MAX_LENGTH = 64          # L, embedding rows of one request (model and traces)
 MAX_BLOCK = 64           # tokens per block (model); traces allow engine-sized blocks

@@ -83,7 +83,7 @@ def test_pyproject_tool_ranksync_not_a_table(tmp_path, text):
     ["witnesses", "--tp-sizes", "17"],
     ["explain", "seed", "agreement", "--depth", "6.0"],
     ["explain", "seed", "agreement", "--ranks", "1000"],
-    ["explain", "seed", "agreement", "--topology", "b", "--receivers", "99"],
+    ["explain", "seed", "agreement", "--topology", "b", "--receivers", "999"],
     ["logcheck", str(LOG), "--jobs", str(2**63)],
     ["logcheck", str(LOG), "--timeout", "nan"],
     ["logcheck", str(LOG), "--timeout", "0.0001"],
