@@ -1,6 +1,4 @@
-"""The `ranksync` command line. Exit codes: 0 every verdict as declared, 1 a verdict differs
-or is UNKNOWN (or a divergence was found), 2 bad usage or input. `explain` speaks about one
-property: 0 proved, 1 violated or vacuous, 2 bad input, 3 undecided."""
+"""The `ranksync` command line. Exit codes (EXIT_CODES, also in --help and the README)."""
 
 from __future__ import annotations
 
@@ -14,36 +12,138 @@ from ranksync.spec.config import ModelConfig
 from ranksync.spec.properties import PROPERTIES
 from ranksync.spec.variants import VARIANTS
 
-from .cliutil import csv_ints, fail_input, load_config
+from .cliutil import JOBS_HELP, csv_ints, fail_input, load_config, tp_sizes, workers
 from .config import ProveConfig
+from .limits import MAX_DEPTH, MAX_LIFT_TP, MAX_TP, one_line, seconds, writable_dir, writable_file
 from .output.emit import chosen, emit, format_options
 
+EXIT_CODES = """\b
+Exit codes:
+  0  every verdict as declared (explain: PROVED with a reachable premise)
+  1  a verdict differs from its declaration, a vacuous PROVED (premise unreachable) that the
+     config does not accept, a divergence; explain: it shows a violation
+  2  bad usage or input (one line on stderr, checked before any work)
+  3  undecided: UNKNOWN, solver timeout, memory or time limit, and nothing differs
+  4  internal error (a bug: RANKSYNC_DEBUG=1 shows the traceback)
+--json / --format mirror the exit code in their document."""
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class Main(click.Group):
+    """Bad usage is one line and exit 2; an unexpected exception is one line and exit 4 (a
+    bug), never a traceback unless RANKSYNC_DEBUG is set."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        import os
+
+        kwargs["standalone_mode"] = False
+        argv = args[0] if args else kwargs.get("args")
+        if argv and any("\0" in str(a) for a in argv):  # only possible in-process, not via exec
+            click.echo("ranksync: error: an argument contains a NUL byte", err=True)
+            sys.exit(2)
+        try:
+            rv = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help() if e.ctx else str(e))
+            sys.exit(2)
+        except click.UsageError as e:
+            cmd = e.ctx.command_path if e.ctx else "ranksync"
+            click.echo(f"{cmd}: error: {one_line(' '.join(e.format_message().split()))}",
+                       err=True)
+            sys.exit(2)
+        except TimeLimit as e:
+            click.echo(f"ranksync: {e}: undecided (exit 3)", err=True)
+            sys.exit(3)
+        except click.exceptions.Abort:
+            click.echo("ranksync: interrupted", err=True)
+            sys.exit(130)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            click.echo(f"ranksync: error: {one_line(' '.join(e.format_message().split()))}",
+                       err=True)
+            sys.exit(2)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            if os.environ.get("RANKSYNC_DEBUG"):
+                raise
+            msg = " ".join(str(e).split())[:300]
+            click.echo(f"ranksync: internal error: {type(e).__name__}: {msg} "
+                       "(a bug: please report it; RANKSYNC_DEBUG=1 shows the traceback)",
+                       err=True)
+            sys.exit(4)
+        finally:
+            _stop_time_limit()
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class TimeLimit(Exception):
+    pass
+
+
+def _start_time_limit(seconds: float) -> None:
+    """After `seconds` of wall time the run stops as undecided (exit 3): worker processes
+    are killed first, so no pool waits for them."""
+    import multiprocessing
+    import signal
+
+    def expire(_sig: int, _frame: Any) -> None:
+        for child in multiprocessing.active_children():
+            child.kill()
+        raise TimeLimit(f"time limit of {seconds:g} s reached")
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def _stop_time_limit() -> None:
+    import signal
+
+    if hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES)
 @click.version_option(package_name="ranksync", prog_name="ranksync")
-def main() -> None:
+@click.option("--time-limit", type=str, callback=seconds,
+              help="wall-clock limit in seconds for the whole run; reaching it is undecided "
+              "(exit 3)")
+def main(time_limit: float | None) -> None:
     """Machine-checked evidence for the multi-TP resume-transfer protocol."""
+    if time_limit is not None:
+        _start_time_limit(time_limit)
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @click.option("--config", "config_path", type=click.Path(), help="TOML config (default: "
               "[tool.ranksync] of ./pyproject.toml, else ranksync:default.toml, the packaged one)")
 @format_options
-@click.option("--jobs", type=int, help="worker processes (default from the config)")
-@click.option("--tp-sizes", callback=csv_ints, help="override: e.g. 1,2,4")
+@click.option("--jobs", type=int, help=JOBS_HELP)
+@click.option("--force", is_flag=True, help="allow --jobs above the CPU count")
+@click.option("--z3-seed", type=click.IntRange(0, 2**32 - 1),
+              help="random seed of every solver call (default: the config's z3_seed, 0); "
+              "printed with the verdicts")
+@click.option("--tp-sizes", callback=tp_sizes, help=f"override: e.g. 1,2,4 (each 1..{MAX_TP})")
 @click.option("--variants", help="override: comma-separated variant names")
 @click.option("--topologies", help="override: a,b")
-@click.option("--junit", type=click.Path(), help="also write JUnit XML here")
-@click.option("--artifacts", type=click.Path(file_okay=False), help="on a verdict that is not "
+@click.option("--junit", type=click.Path(dir_okay=False), callback=writable_file,
+              help="also write JUnit XML here")
+@click.option("--artifacts", type=click.Path(file_okay=False), callback=writable_dir,
+              help="on a verdict that is not "
               "as declared, write its counterexample trace and explain text into this directory")
 def prove(config_path: str | None, fmt: str | None, as_json: bool, output: str | None,
-          sarif_path: str | None, jobs: int | None, tp_sizes: list[int] | None, variants: str | None,
-          topologies: str | None, junit: str | None, artifacts: str | None) -> None:
+          sarif_path: str | None, jobs: int | None, force: bool, z3_seed: int | None,
+          tp_sizes: list[int] | None,
+          variants: str | None, topologies: str | None, junit: str | None,
+          artifacts: str | None) -> None:
     """Check every obligation of a configuration against its declared verdict."""
     from .progress import run_with_progress
 
     form = chosen(fmt, as_json)
     pc = load_config(config_path)
+    if z3_seed is not None:
+        pc.z3_seed = z3_seed
     if tp_sizes:
         pc.tp_sizes = tp_sizes
     if variants:
@@ -55,7 +155,7 @@ def prove(config_path: str | None, fmt: str | None, as_json: bool, output: str |
         if any(t not in ("a", "b") for t in topologies.split(",")):
             fail_input("topologies must be a and/or b")
         pc.topologies = topologies.split(",")
-    rows, wall = run_with_progress(pc, jobs)
+    rows, wall = run_with_progress(pc, workers(jobs, force, pc.jobs))
     from . import cache
 
     # `ranksync report` reuses these rows while the sources and the config stay the same
@@ -79,15 +179,16 @@ def _finish(command: str, rows: list[Any], pc: ProveConfig, wall: float,
     sys.exit(out.exit_code)
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @click.argument("variant")
 @click.argument("prop", metavar="PROPERTY")
 @click.option("--topology", type=click.Choice(["a", "b"]), default="a", show_default=True,
               help="a: the engine's rank mapping; b: some ranks get status but no data")
-@click.option("--ranks", type=int, help="T (default: the smallest T up to 4 that violates)")
+@click.option("--ranks", type=click.IntRange(1, MAX_LIFT_TP),
+              help="T (default: the smallest T up to 4 that violates)")
 @click.option("--receivers", callback=csv_ints, help="topology b: ranks that receive data")
-@click.option("--embedding-ranks", type=int, help="topology a: E")
-@click.option("--depth", type=int)
+@click.option("--embedding-ranks", type=click.IntRange(1, MAX_TP), help="topology a: E")
+@click.option("--depth", type=click.IntRange(1, MAX_DEPTH))
 @click.option("--faults/--no-faults", default=None,
               help="allow aborts and transfer failures (default: from the config)")
 @click.option("--stale", type=click.Choice(["history", "per_rank", "zeros"]),
@@ -103,6 +204,8 @@ def _finish(command: str, rows: list[Any], pc: ProveConfig, wall: float,
 @click.option("--config", "config_path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="show every event, not only log lines")
+@click.option("--z3-seed", type=click.IntRange(0, 2**32 - 1),
+              help="random seed of the solver (default: the config's z3_seed)")
 @click.option("--budget", type=click.FloatRange(min=1), default=60.0, show_default=True,
               help="--ranks above 4: seconds to find the counterexample (simulation, lift, "
               "fallbacks)")
@@ -112,7 +215,7 @@ def explain(variant: str, prop: str, topology: str, ranks: int | None,
             receivers: list[int] | None, embedding_ranks: int | None, depth: int | None,
             faults: bool | None, stale: str | None, pool_pressure: str | None,
             cause: str | None, config_path: str | None, as_json: bool, verbose: bool,
-            budget: float, shorter_budget: float) -> None:
+            budget: float, shorter_budget: float, z3_seed: int | None) -> None:
     """The counterexample of PROPERTY for VARIANT as a per-rank timeline of the engine's log
     lines, with its causes (the leftover rows, faults and pool events it needs), or what was
     proved, to which bound, with a run that exercises it. Above 4 ranks the counterexample of
@@ -126,12 +229,14 @@ def explain(variant: str, prop: str, topology: str, ranks: int | None,
     from . import bmc
     from .explain import VACUOUS
     from .explain import explain as run_explain
+    from .prove import seed_solver
 
     if variant not in VARIANTS:
         fail_input(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
     if prop not in PROPERTIES:
         fail_input(f"unknown property {prop!r}; known: {', '.join(PROPERTIES)}")
     pc = load_config(config_path)
+    seed_solver(pc.z3_seed if z3_seed is None else z3_seed)
     over: dict[str, Any] = {}
     if depth:
         over["depth"] = depth
@@ -208,11 +313,12 @@ def _explain_lifted(cfg: ModelConfig, variant: str, prop: str, verbose: bool, pc
     sys.exit(1 if ex.verdict == "VIOLATED" else 3)
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @click.option("--config", "config_path", type=click.Path())
 @format_options
-@click.option("--tp-sizes", callback=csv_ints)
-@click.option("--junit", type=click.Path(), help="also write JUnit XML here")
+@click.option("--tp-sizes", callback=tp_sizes, help=f"override: e.g. 1,2 (each 1..{MAX_TP})")
+@click.option("--junit", type=click.Path(dir_okay=False), callback=writable_file,
+              help="also write JUnit XML here")
 def witnesses(config_path: str | None, fmt: str | None, as_json: bool, output: str | None,
               sarif_path: str | None, tp_sizes: list[int] | None, junit: str | None) -> None:
     """Reachability of every property's premise and every branch of §8.3/§8.4."""
@@ -222,7 +328,7 @@ def witnesses(config_path: str | None, fmt: str | None, as_json: bool, output: s
     pc = load_config(config_path)
     if tp_sizes:
         pc.tp_sizes = tp_sizes
-    rows, wall = run_with_progress(pc, None)
+    rows, wall = run_with_progress(pc, workers(None, False, pc.jobs))
     _finish("witnesses", [r for r in rows if r.kind == "witness"], pc, wall, config_path,
             form, output, junit, None, sarif_path)
 

@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 
 from .config import ConfigError, ProveConfig, load, packaged_config
+from .limits import MAX_LIFT_TP, MAX_TP, check_jobs, max_jobs, one_line
 
 DEFAULT_CONFIG = packaged_config("default.toml")
 
@@ -24,7 +25,7 @@ def console() -> Console:
 
 
 def fail_input(msg: str) -> NoReturn:
-    click.echo(f"ranksync: error: {msg}", err=True)
+    click.echo(f"ranksync: error: {one_line(msg)}", err=True)
     sys.exit(2)
 
 
@@ -48,13 +49,36 @@ def default_config_path() -> Path:
     return DEFAULT_CONFIG
 
 
-def csv_ints(_ctx: Any, _param: Any, value: str | None) -> list[int] | None:
-    if value is None:
-        return None
+def _ints(value: str, lo: int, hi: int, what: str) -> list[int]:
     try:
-        return [int(x) for x in value.split(",") if x.strip()]
+        out = [int(x) for x in value.split(",") if x.strip()]
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+    if not out or any(not lo <= x <= hi for x in out):
+        raise click.BadParameter(f"expected {what} in {lo}..{hi}, got {value!r}")
+    return out
+
+
+def csv_ints(_ctx: Any, _param: Any, value: str | None) -> list[int] | None:
+    """A comma-separated list of ranks (0..MAX_LIFT_TP-1: explain lifts to large T)."""
+    return None if value is None else _ints(value, 0, MAX_LIFT_TP - 1, "ranks")
+
+
+def tp_sizes(_ctx: Any, _param: Any, value: str | None) -> list[int] | None:
+    """--tp-sizes: comma-separated T, each in 1..MAX_TP (the documented cap)."""
+    return None if value is None else _ints(value, 1, MAX_TP, "T (tensor-parallel sizes)")
+
+
+def workers(jobs: int | None, force: bool, configured: int) -> int:
+    """The worker count: --jobs (at most the CPU count unless --force), else the config's,
+    capped to the CPU count."""
+    problem = check_jobs(jobs, force)
+    if problem:
+        fail_input(problem)
+    return jobs if jobs is not None else min(configured, max_jobs())
+
+
+JOBS_HELP = "worker processes (default from the config; at most the CPU count unless --force)"
 
 
 TORCH_HINT = "pip install 'ranksync[torch]'"

@@ -11,31 +11,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 from ranksync.spec.config import ModelConfig
 from ranksync.spec.properties import PROPERTIES, branch_witnesses
 from ranksync.spec.variants import VARIANTS
+
+from . import limits as L
 
 VERDICT = {"enum": ["PROVED", "VIOLATED"]}
 REACH = {"enum": ["REACHABLE", "UNREACHABLE"]}
 
 
 def _per_t(inner: dict[str, Any]) -> dict[str, Any]:
-    """A verdict, or {default = verdict, T1 = verdict, ...} for per-TP-size exceptions."""
-    return {"oneOf": [inner, {"type": "object", "required": ["default"],
-                              "properties": {"default": inner},
-                              "patternProperties": {"^T[0-9]+$": inner},
-                              "additionalProperties": False}]}
+    """A verdict, or {default = verdict, T1 = verdict, ...} for per-TP-size exceptions (T01
+    or T0 would never match a T, so they are rejected rather than ignored)."""
+    table = {"type": "object", "required": ["default"], "properties": {"default": inner},
+             "patternProperties": {"^T[1-9][0-9]*$": inner}, "additionalProperties": False}
+    return {"if": {"type": "object"}, "then": table, "else": inner}
+
+
+def _int(lo: int, hi: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": lo, "maximum": hi}
+
+
+def _range(lo: int, hi: int) -> dict[str, Any]:
+    return {"type": "array", "minItems": 2, "maxItems": 2, "items": _int(lo, hi)}
+
+
+VARIANT_KEYS = {"enum": sorted(VARIANTS)}
+TOPOLOGY_KEYS = {"enum": ["a", "b"]}
 
 
 # the symbolic ranges, shared by [model] (BMC) and [fixpoint] (explicit search)
 BOUNDS: dict[str, Any] = {
-    "pool_blocks": {"type": "integer", "minimum": 1, "maximum": 16},
-    "block_sizes": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1}},
-    "length_range": {"type": "array", "minItems": 2, "maxItems": 2,
-                     "items": {"type": "integer", "minimum": 1}},
-    "default_alloc_range": {"type": "array", "minItems": 2, "maxItems": 2,
-                            "items": {"type": "integer", "minimum": 1}},
+    "pool_blocks": _int(1, L.MAX_POOL),
+    "block_sizes": {"type": "array", "minItems": 1, "maxItems": 8,
+                    "items": _int(1, L.MAX_BLOCK)},
+    "length_range": _range(1, L.MAX_LENGTH),
+    "default_alloc_range": _range(1, L.MAX_LENGTH),
+    "held_range": _range(0, L.MAX_POOL),
 }
 
 SCHEMA: dict[str, Any] = {
@@ -48,30 +61,31 @@ SCHEMA: dict[str, Any] = {
         "model": {
             "type": "object", "additionalProperties": False,
             "properties": {
-                "depth": {"type": "integer", "minimum": 1, "maximum": 40},
+                "depth": _int(1, L.MAX_DEPTH),
                 **BOUNDS,
                 "stale": {"enum": ["history", "per_rank", "zeros"]},
                 "faults": {"type": "boolean"},
                 "pool_pressure": {"enum": ["none", "shared", "per_rank"]},
-                "held_range": {"type": "array", "minItems": 2, "maxItems": 2,
-                               "items": {"type": "integer", "minimum": 0}},
-                "progress_bound": {"type": "integer", "minimum": 1},
-                "embedding_tp_size": {"type": "integer", "minimum": 1},
+                "progress_bound": _int(1, L.MAX_DEPTH),
+                "embedding_tp_size": _int(1, L.MAX_TP),
             },
         },
         "prove": {
             "type": "object", "additionalProperties": False,
             "required": ["tp_sizes", "variants", "topologies"],
             "properties": {
-                "tp_sizes": {"type": "array", "minItems": 1,
-                             "items": {"type": "integer", "minimum": 1, "maximum": 128}},
+                "tp_sizes": {"type": "array", "minItems": 1, "items": _int(1, L.MAX_TP)},
                 "variants": {"type": "array", "minItems": 1,
                              "items": {"enum": sorted(VARIANTS)}},
                 "topologies": {"type": "array", "minItems": 1, "items": {"enum": ["a", "b"]}},
-                "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
-                "simulations": {"type": "integer", "minimum": 0},
-                "seed": {"type": "integer"},
-                "jobs": {"type": "integer", "minimum": 1},
+                # Z3 counts milliseconds: below 1 ms the limit would read 0, i.e. none
+                "timeout_seconds": {"type": "number", "minimum": L.MIN_TIMEOUT,
+                                    "maximum": L.MAX_TIMEOUT},
+                "simulations": _int(0, L.MAX_SIMULATIONS),
+                "seed": _int(0, 2**63 - 1),  # of the simulations
+                "z3_seed": _int(0, 2**32 - 1),  # smt/sat random seeds of every solver call
+                # more than the machine's CPUs are not started (checker/prove.py workers)
+                "jobs": _int(1, 1024),
                 # bounded model checking for what neither simulation nor an every-T proof
                 # settles (the CI configuration); false: those stay undecided
                 "bmc": {"type": "boolean"},
@@ -79,40 +93,43 @@ SCHEMA: dict[str, Any] = {
                 # UNREACHABLE (they need BMC) to a configuration that runs it
                 "witnesses": {"enum": ["all", "reachable", "none"]},
                 # variant -> the properties this configuration checks (default: all)
-                "properties": {"type": "object", "additionalProperties": {"oneOf": [
-                    {"type": "array", "items": {"enum": sorted(PROPERTIES)}},
-                    {"type": "object", "additionalProperties": False, "properties": {
-                        t: {"type": "array", "items": {"enum": sorted(PROPERTIES)}}
-                        for t in "ab"}}]}},
+                "properties": {"type": "object", "propertyNames": VARIANT_KEYS,
+                               "additionalProperties": {"oneOf": [
+                                   {"type": "array", "items": {"enum": sorted(PROPERTIES)}},
+                                   {"type": "object", "additionalProperties": False,
+                                    "properties": {t: {"type": "array", "items": {
+                                        "enum": sorted(PROPERTIES)}} for t in "ab"}}]}},
+                # variant -> properties whose PROVED may rest on an unreachable premise;
+                # any other vacuous proof fails the run (exit 1)
+                "accept_vacuous": {"type": "object", "propertyNames": VARIANT_KEYS,
+                                   "additionalProperties": {
+                                       "type": "array", "items": {"enum": sorted(PROPERTIES)}}},
             },
         },
         "fixpoint": {
             "type": "object", "additionalProperties": False,
             "properties": {
-                "tp_sizes": {"type": "array", "items": {"type": "integer", "minimum": 1,
-                                                        "maximum": 4}},
+                "tp_sizes": {"type": "array", "items": _int(1, 4)},
                 "variants": {"type": "array", "items": {"enum": sorted(VARIANTS)}},
                 **BOUNDS,
                 "topologies": {"type": "array", "items": {"enum": ["a", "b"]}},
                 "faults": {"type": "boolean"},
                 "pool_pressure": {"enum": ["none", "shared", "per_rank"]},
-                "held_range": {"type": "array", "minItems": 2, "maxItems": 2,
-                               "items": {"type": "integer", "minimum": 0}},
-                "max_depth": {"type": "integer", "minimum": 1},
-                "max_states": {"type": "integer", "minimum": 1},
+                "max_depth": _int(1, 1000),
+                "max_states": _int(1, L.MAX_STATES),
             },
         },
         # variant -> topology -> properties / witnesses proved for every T and every depth
         # by the stored invariant spec/invariants/<variant>.<topology>.inv (checker/everyt.py)
-        "every_t": {"type": "object", "additionalProperties": {
+        "every_t": {"type": "object", "propertyNames": VARIANT_KEYS, "additionalProperties": {
             "type": "object", "additionalProperties": False,
             "properties": {t: {"type": "array", "items": {"type": "string"}} for t in "ab"}}},
-        "expect": {"type": "object", "additionalProperties": {
-            "type": "object", "additionalProperties": {
+        "expect": {"type": "object", "propertyNames": VARIANT_KEYS, "additionalProperties": {
+            "type": "object", "propertyNames": TOPOLOGY_KEYS, "additionalProperties": {
                 "type": "object", "additionalProperties": False,
                 "properties": {name: _per_t(VERDICT) for name in PROPERTIES}}}},
-        "witnesses": {"type": "object", "additionalProperties": {
-            "type": "object", "additionalProperties": {
+        "witnesses": {"type": "object", "propertyNames": VARIANT_KEYS, "additionalProperties": {
+            "type": "object", "propertyNames": TOPOLOGY_KEYS, "additionalProperties": {
                 "type": "object", "additionalProperties": _per_t(REACH)}}},
     },
 }
@@ -161,6 +178,8 @@ class ProveConfig:
     bmc: bool = True
     check_witnesses: str = "all"
     properties: dict[str, Any] = field(default_factory=dict)
+    accept_vacuous: dict[str, list[str]] = field(default_factory=dict)
+    z3_seed: int = 0
 
     def properties_of(self, variant: str, topology: str | None = None) -> list[str]:
         """The properties checked for `variant` (a list, or a table per topology)."""
@@ -227,9 +246,14 @@ def _read(p: Path, depth: int = 0) -> dict[str, Any]:
     except OSError as e:
         raise ConfigError(f"{p}: cannot read: {e}") from None
     if "tool" in raw:  # a pyproject.toml: use its [tool.ranksync] table
-        raw = raw.get("tool", {}).get("ranksync")
-        if raw is None:
+        tool = raw.get("tool")
+        table: Any = tool.get("ranksync") if isinstance(tool, dict) else None
+        if table is None:
             raise ConfigError(f"{p}: has no [tool.ranksync] table")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{p}: tool.ranksync must be a table ([tool.ranksync]), "
+                              f"not a {type(table).__name__}")
+        raw = table
     base = raw.get("extends")
     if isinstance(base, str):
         if depth > 4:
@@ -242,11 +266,9 @@ def _read(p: Path, depth: int = 0) -> dict[str, Any]:
 def load(path: str | Path) -> ProveConfig:
     p = config_path(path)
     raw = _read(p)
-    try:
-        jsonschema.validate(raw, SCHEMA)
-    except jsonschema.ValidationError as e:
-        where = "/".join(str(x) for x in e.absolute_path) or "(top level)"
-        raise ConfigError(f"{p}: invalid config at {where}: {e.message}") from None
+    problem = L.schema_error(raw, SCHEMA)
+    if problem is not None:
+        raise ConfigError(f"{p}: invalid config: {problem}")
     known = {f"premise: {n}" for n in PROPERTIES}
     for v in VARIANTS.values():
         known |= set(branch_witnesses(v))
@@ -254,8 +276,8 @@ def load(path: str | Path) -> ProveConfig:
         for t, names in tops.items():
             for n in names:
                 if n not in known:
-                    raise ConfigError(f"{p}: unknown witness {n!r} under witnesses.{v}.{t}; "
-                                      f"known: {sorted(known)}")
+                    raise ConfigError(f"{p}: unknown witness {n!r} under witnesses.{v}.{t}"
+                                      f"{L.suggest(n, known)}; known: {sorted(known)}")
     for v, tops in raw.get("every_t", {}).items():
         for t, names in tops.items():
             for n in names:
@@ -272,7 +294,8 @@ def load(path: str | Path) -> ProveConfig:
         witnesses=raw.get("witnesses", {}), fixpoint=raw.get("fixpoint", {}),
         every_t=raw.get("every_t", {}), bmc=bool(pr.get("bmc", True)),
         check_witnesses=str(pr.get("witnesses", "all")),
-        properties=pr.get("properties", {}))
+        properties=pr.get("properties", {}), accept_vacuous=pr.get("accept_vacuous", {}),
+        z3_seed=int(pr.get("z3_seed", 0)))
     try:
         for t in cfg.tp_sizes:
             for topo in cfg.topologies:

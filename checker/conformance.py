@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-import jsonschema
 from ranksync.spec import content as ids
 from ranksync.spec.config import ModelConfig
 from ranksync.spec.properties import PROPERTIES, branch_witnesses
 
 from . import bmc
+from .limits import seconds, writable_dir, writable_file
 from .scenario import Scenario, from_model
 
 
@@ -46,12 +46,32 @@ def load_trace(path: Path) -> dict[str, Any]:
         raise TraceInputError(f"{path}: not a JSON trace: {e}") from None
     except OSError as e:
         raise TraceInputError(f"{path}: cannot read: {e}") from None
-    try:
-        jsonschema.validate(data, trace_schema())
-    except jsonschema.ValidationError as e:
-        where = "/".join(str(x) for x in e.absolute_path) or "(top level)"
-        raise TraceInputError(f"{path}: not a ranksync trace v2 at {where}: {e.message}") from None
+    from .limits import schema_error
+    from .trace_check import problems
+
+    problem = schema_error(data, trace_schema())
+    if problem is not None:
+        raise TraceInputError(f"{path}: not a ranksync trace v2: {problem}")
+    problem = problems(data)
+    if problem is None:
+        problem = _reference_parse(data)
+    if problem is not None:
+        raise TraceInputError(f"{path}: not a replayable trace: {problem}")
     return data
+
+
+def _reference_parse(data: dict[str, Any]) -> str | None:
+    """The reference's own reading of the trace (no run): what it rejects is bad input, not
+    a divergence. Without the reference (no torch) the run reports it."""
+    try:
+        from ranksync.reference.trace import TraceError, parse_trace
+    except ImportError:
+        return None
+    try:
+        parse_trace(data)
+    except TraceError as e:
+        return " ".join(str(e).split())[:300]
+    return None
 
 
 def expand(paths: Iterable[str]) -> list[Path]:
@@ -250,14 +270,21 @@ def trace_set(cfg: ModelConfig, variant: str, random_runs: int = 20, seed: int =
     return out
 
 
+def _tp_sizes(ctx: Any, param: Any, value: str | None) -> list[int] | None:
+    from .cliutil import tp_sizes
+
+    return tp_sizes(ctx, param, value)
+
+
 @click.command()
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              callback=writable_dir)
 @click.option("--config", "config_path", type=click.Path())
-@click.option("--tp-sizes", default="1,2,4", show_default=True)
+@click.option("--tp-sizes", "sizes", default="1,2,4", show_default=True, callback=_tp_sizes)
 @click.option("--variants", default="prefix,seed", show_default=True)
 @click.option("--topologies", default="a,b", show_default=True)
-@click.option("--random-runs", default=20, show_default=True, type=int)
-def traces(out_dir: str, config_path: str | None, tp_sizes: str, variants: str,
+@click.option("--random-runs", default=20, show_default=True, type=click.IntRange(0, 10_000))
+def traces(out_dir: str, config_path: str | None, sizes: list[int], variants: str,
            topologies: str, random_runs: int) -> None:
     """Write the model's trace set (every branch and premise witness, every counterexample,
     seeded random runs) for each variant, topology and T."""
@@ -266,13 +293,17 @@ def traces(out_dir: str, config_path: str | None, tp_sizes: str, variants: str,
     from .cliutil import fail_input, load_config
 
     pc = load_config(config_path)
-    try:
-        sizes = [int(x) for x in tp_sizes.split(",")]
-    except ValueError:
-        fail_input(f"--tp-sizes: expected integers, got {tp_sizes!r}")
     vs = variants.split(",")
     if any(v not in VARIANTS for v in vs):
         fail_input(f"unknown variant in {vs}; known: {', '.join(VARIANTS)}")
+    if any(t not in ("a", "b") for t in topologies.split(",")):
+        fail_input(f"--topologies: a and/or b, got {topologies!r}")
+    for topo in topologies.split(","):  # every model is checked before the first is written
+        for t in sizes:
+            try:
+                pc.model_config(t, topo)
+            except ValueError as e:
+                fail_input(f"T={t}, topology {topo}: {e}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n = 0
@@ -290,9 +321,10 @@ def traces(out_dir: str, config_path: str | None, tp_sizes: str, variants: str,
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--backend", type=click.Choice(["inprocess", "gloo"]), default="inprocess",
               show_default=True)
-@click.option("--timeout", default=60.0, show_default=True, help="seconds per gloo run")
+@click.option("--timeout", default="60", show_default=True, callback=seconds,
+              help="seconds per gloo run")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--junit", type=click.Path())
+@click.option("--junit", type=click.Path(dir_okay=False), callback=writable_file)
 @click.option("--variant", help="run the reference as this variant instead of the trace's")
 def replay(paths: tuple[str, ...], backend: str, timeout: float, as_json: bool,
            junit: str | None, variant: str | None) -> None:

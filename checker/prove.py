@@ -53,10 +53,11 @@ class Row:
     step: int | None = None
     reason: str = ""
     bound: dict[str, Any] = field(default_factory=dict)
+    vacuous: bool = False  # PROVED with an UNREACHABLE premise the config does not accept
 
     @property
     def ok(self) -> bool:
-        return self.verdict == self.expected and self.verdict in DECIDED
+        return self.verdict == self.expected and self.verdict in DECIDED and not self.vacuous
 
     @property
     def decided(self) -> bool:
@@ -96,6 +97,14 @@ def _simulate(pc: ProveConfig, cfg: ModelConfig, variant: str, props: list[str],
     return simulate(cfg, variant, pc.simulations, pc.seed, enough)
 
 
+def seed_solver(z3_seed: int) -> None:
+    """Every solver call of this process uses `z3_seed` (printed with the verdicts)."""
+    import z3
+
+    z3.set_param("smt.random_seed", z3_seed)
+    z3.set_param("sat.random_seed", z3_seed)
+
+
 def covered_by_every_t(pc: ProveConfig, variant: str, topology: str, cfg: ModelConfig
                        ) -> list[str]:
     """The `[every_t]` names whose proof covers this bounded configuration: a bounded row may
@@ -124,6 +133,7 @@ def covered_by_every_t(pc: ProveConfig, variant: str, topology: str, cfg: ModelC
 
 def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> list[Row]:
     """The bounded obligations of one (variant, topology, T)."""
+    seed_solver(pc.z3_seed)
     g = (variant, topology, tp_size)
     progress.post("start", g)
     cfg = pc.model_config(tp_size, topology)
@@ -225,6 +235,7 @@ def check_every_t(pc: ProveConfig, variant: str, topology: str, _t: int = 0) -> 
     """The `[every_t]` obligations of one (variant, topology): the stored invariant."""
     from . import everyt
 
+    seed_solver(pc.z3_seed)
     progress.post("start", ("every_t", variant, topology, 0))
     names = pc.every_t[variant][topology]
     base = pc.model_config(2, topology)
@@ -313,7 +324,7 @@ def run_all(pc: ProveConfig, jobs: int | None = None,
                 out += rows
                 if on_group:
                     on_group(futs[f], rows)
-    out = settle(out)
+    out = flag_vacuous(settle(out), pc.accept_vacuous)
     kinds = {"every_t": 0, "property": 1, "fixpoint": 2, "witness": 3}
     return sorted(out, key=lambda r: (r.variant, r.topology, kinds[r.kind], r.tp_size))
 
@@ -328,6 +339,24 @@ def settle(rows: list[Row]) -> list[Row]:
         if p is None or not p.ok:
             r.verdict = bmc.UNKNOWN
             r.reason = "the every-T proof it rests on failed" + (f": {p.reason}" if p else "")
+    return rows
+
+
+def flag_vacuous(rows: list[Row], accept: dict[str, list[str]] | None = None) -> list[Row]:
+    """A PROVED property whose premise is UNREACHABLE (declared or decided) at the same
+    variant, topology and T says nothing: it fails (exit 1) unless the config lists it under
+    [prove.accept_vacuous]."""
+    accept = accept or {}
+    unreachable = {(r.variant, r.topology, r.tp_size, r.name[len("premise: "):])
+                   for r in rows if r.name.startswith("premise: ")
+                   and r.verdict == bmc.UNREACHABLE}
+    for r in rows:
+        if r.kind in ("property", "every_t") and r.verdict == bmc.PROVED \
+                and (r.variant, r.topology, r.tp_size, r.name) in unreachable \
+                and r.name not in accept.get(r.variant, []):
+            r.vacuous = True
+            r.reason = ("vacuous: its premise is UNREACHABLE, so the proof says nothing "
+                        f"(accept it with [prove.accept_vacuous] {r.variant} = [\"{r.name}\"])")
     return rows
 
 

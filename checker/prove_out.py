@@ -79,6 +79,8 @@ def command(r: Row, config_arg: str | None) -> str:
 def expectation(r: Row) -> str:
     if r.verdict == "UNKNOWN":
         return f"UNKNOWN ({r.reason or 'solver gave up'}), declared {r.expected}"
+    if r.vacuous:
+        return f"{r.verdict} but {r.reason}"
     if r.expected is None:
         return f"{r.verdict}, no verdict declared"
     return f"{r.verdict}, declared {r.expected}"
@@ -119,9 +121,12 @@ def document(command_: str, rows: list[Row], pc: ProveConfig, wall: float,
              fs: list[Finding], artifacts: list[str]) -> dict[str, Any]:
     from .ledger import ledger
     from .output.emit import version
+    from .prove import exit_code
 
     return {"schema_version": SCHEMA_VERSION, "command": command_, "ranksync": version(),
             "config": pc.path, "wall_seconds": wall, "ok": not fs,
+            "exit_code": exit_code(rows),
+            "seeds": {"z3": pc.z3_seed, "simulation": pc.seed},
             "counts": {"obligations": len(rows), "not_as_declared": len(fs),
                        "unknown": sum(not r.decided for r in rows)},
             "rows": [r.to_json() for r in rows],
@@ -176,6 +181,8 @@ def outcome(command_: str, rows: list[Row], pc: ProveConfig, wall: float,
             prove_table(con, rows, wall)
         else:
             witness_table(con, rows)
+        con.print(f"seeds: z3 {pc.z3_seed}, simulation {pc.seed} "
+                  f"(--z3-seed N re-runs the solver with another seed)")
         failure_summary(con, fs)
         for a in arts:
             con.print(f"wrote {escape(a)}")

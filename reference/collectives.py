@@ -19,6 +19,7 @@ from typing import Protocol
 
 import torch
 
+from . import lifeline
 from .kvpoll import KVPoll
 
 
@@ -178,7 +179,9 @@ class GlooGroup:
         self.signatures.append(signature(tensor, op))
         dist_op = dist.ReduceOp.MIN if op is ReduceOp.MIN else dist.ReduceOp.MAX
         try:
+            lifeline.mark("collective")
             dist.all_reduce(tensor, op=dist_op, group=self.process_group)  # type: ignore[arg-type]
+            lifeline.mark("local")
         except RuntimeError as exc:
             # Timeout: the others never entered this collective. A closed connection means
             # a peer left first - after its own timeout, or by dying, which the spawner sees

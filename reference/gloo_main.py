@@ -26,6 +26,7 @@ import threading
 import time
 from typing import Any
 
+from . import lifeline
 from .collectives import DeadlockError, GlooGroup, is_timeout_error
 from .runner import DEADLOCK, default_collective_timeout, merge_rank_files, rank_file
 from .trace import Trace, TraceError, parse_trace
@@ -52,6 +53,7 @@ def run_rank(trace: Trace, rank: int, protocol_pg: Any, side_pg: Any) -> dict[st
     deadlock_step: int | None = None
     note: str | None = None
     for i, step in enumerate(trace.schedule):
+        lifeline.mark("local", i)
         if fault is not None and fault[1] == i:
             if fault[0] == "hang":
                 while True:
@@ -68,6 +70,7 @@ def run_rank(trace: Trace, rank: int, protocol_pg: Any, side_pg: Any) -> dict[st
             if not deadlock:
                 gathered: list[Any] = [None] * sc.tp_size
                 try:
+                    lifeline.mark("collective")
                     dist.all_gather_object(gathered, (sim.transport.outbox[rank], group.signatures), group=side_pg)
                 except RuntimeError as exc:
                     # Timeout: a peer is blocked in a protocol collective. Any other error
@@ -80,6 +83,7 @@ def run_rank(trace: Trace, rank: int, protocol_pg: Any, side_pg: Any) -> dict[st
                     else:
                         sim.transport.flush_outboxes([list(g[0]) for g in gathered])
         events = sim.events(rank) + ([dict(DEADLOCK)] if deadlock else [])
+        lifeline.mark("local", event=events[-1] if events else None)
         steps.append(
             {"events": events, "writes": sim.writes(rank), "delivered": sim.delivered(rank), "taken": sim.taken(rank)}
         )
@@ -122,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     if world != trace.scenario.tp_size:
         print(f"WORLD_SIZE={world} but the scenario has tp_size={trace.scenario.tp_size}", file=sys.stderr)
         return 2
+    parent = os.environ.get("RANKSYNC_PARENT_PID")
+    if parent:  # spawned by reference/runner.py (not torchrun): die with it, heartbeat
+        lifeline.start(args.out, rank, int(parent), os.environ.get("RANKSYNC_RUN_DIR"))
     # Last resort if this process itself hangs (the spawner / torchrun kill first).
     watchdog = threading.Timer(args.timeout + 2.0, lambda: os._exit(124))
     watchdog.daemon = True

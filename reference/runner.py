@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import lifeline
 from .collectives import InProcessGroup
 from .compare import mismatches
 from .events import Event
@@ -197,12 +198,14 @@ def _run_gloo(
     t = trace.scenario.tp_size
     tmp = tempfile.mkdtemp(prefix="ranksync-gloo-")
     procs: list[subprocess.Popen[bytes]] = []
+    restore = _exit_on_sigterm()  # SIGTERM runs the `finally` below: ranks killed, dir removed
     try:
         path = os.path.join(tmp, "trace.json")
         with open(path, "w") as f:
             json.dump(raw, f)
         env = dict(os.environ)
-        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), WORLD_SIZE=str(t), LOCAL_WORLD_SIZE=str(t))
+        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), WORLD_SIZE=str(t), LOCAL_WORLD_SIZE=str(t),
+                   RANKSYNC_PARENT_PID=str(os.getpid()), RANKSYNC_RUN_DIR=tmp)
         env.pop("RANKSYNC_REFERENCE_FAULT", None)
         if fault:
             env["RANKSYNC_REFERENCE_FAULT"] = fault
@@ -223,6 +226,8 @@ def _run_gloo(
                     )
                 )
         deadline = time.monotonic() + timeout
+        hang_after = max(2.0, min(5.0, collective_timeout / 2))
+        next_beat_check = time.monotonic() + 0.5
         pids = [p.pid for p in procs]
         while True:
             rcs = [p.poll() for p in procs]
@@ -235,6 +240,17 @@ def _run_gloo(
                 )
             if all(rc == 0 for rc in rcs):
                 break
+            if time.monotonic() > next_beat_check:
+                next_beat_check = time.monotonic() + 0.5
+                hung = lifeline.hung_rank(tmp, t, hang_after)
+                if hung is not None and procs[hung[0]].poll() is None:
+                    r, hb = hung
+                    _kill_all(procs)
+                    raise GlooRunError(
+                        f"gloo rank {r} hung at step {hb['step']} ({hb['phase']} work for more than "
+                        f"{hang_after:g} s; last event: {json.dumps(hb['event'])}); killed every rank",
+                        pids,
+                    )
             if time.monotonic() > deadline:
                 pending = [r for r, rc in enumerate(rcs) if rc is None]
                 _kill_all(procs)
@@ -248,6 +264,22 @@ def _run_gloo(
     finally:
         _kill_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
+        restore()
+
+
+def _exit_on_sigterm() -> Any:
+    """Turn SIGTERM into SystemExit while rank processes run (main thread only), so the
+    spawner's cleanup runs; returns the function that restores the previous handler."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def on_term(_sig: int, _frame: Any) -> None:
+        raise SystemExit(128 + signal.SIGTERM)
+
+    prev = signal.signal(signal.SIGTERM, on_term)
+    return lambda: signal.signal(signal.SIGTERM, prev)
 
 
 def rank_file(out_dir: str, rank: int) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..limits import one_line, seconds, writable_dir
 from .loader import EngineSourceError
 from .traces import TraceError, load_trace
 
@@ -44,9 +45,10 @@ def _text(res: TraceResult) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--variant-check", is_flag=True,
               help="Skip traces whose variant is not the engine checkout's (seed/prefix).")
-@click.option("--dump", "dump_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--dump", "dump_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, callback=writable_dir,
               help="Write each run trace, with expected events replaced by the engine's, here.")
-@click.option("--timeout", "timeout_s", type=float, default=None,
+@click.option("--timeout", "timeout_s", default=None, callback=seconds,
               help="Seconds before a group of rank processes is killed (default 60 + 2/step).")
 @click.option("--connection", type=click.Choice(["auto", "driven", "scripted"]),
               default="auto", show_default=True,
@@ -67,7 +69,7 @@ def engine_diff(engine_src: Path, ranks: int | None, as_json: bool, variant_chec
                                     variant_check=variant_check, deadline_s=timeout_s,
                                     connection=connection)
     except (EngineSourceError, TraceError) as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {one_line(str(e))}", err=True)
         sys.exit(2)
     if dump_dir is not None:
         dump_dir.mkdir(parents=True, exist_ok=True)

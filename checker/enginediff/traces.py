@@ -89,7 +89,9 @@ def validate(data: Any, path: str) -> dict[str, Any]:
 def load_trace(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise TraceError(f"{p}: not a UTF-8 JSON trace ({e.reason} at byte {e.start})") from e
     except OSError as e:
         raise TraceError(f"{p}: cannot read ({e.strerror or e})") from e
     try:

@@ -16,6 +16,7 @@ Exit status:
 
 from __future__ import annotations
 
+import math
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -26,6 +27,7 @@ from ranksync.spec.config import ModelConfig
 from ranksync.spec.properties import PROPERTIES
 from ranksync.spec.variants import VARIANTS
 
+from .. import limits as L
 from ..output.emit import chosen, emit, format_options
 from . import model_query as Q
 from .findings import outcome
@@ -42,7 +44,7 @@ from .parser import (
 
 
 def _die(msg: str) -> None:
-    click.echo(f"ranksync logcheck: error: {msg}", err=True)
+    click.echo(f"ranksync logcheck: error: {L.one_line(msg)}", err=True)
     sys.exit(2)
 
 
@@ -81,6 +83,9 @@ def read_logs(files: list[str], col: Collector) -> None:
                 raise InputError(f"{name}:{lineno}: {e}") from None
             if not prefixed:
                 prefixed = isinstance(parsed, Parsed) or has_tp_prefix(line)
+            if isinstance(parsed, Parsed) and parsed.tp >= L.MAX_TP:
+                raise InputError(f"{name}:{lineno}: rank TP{parsed.tp}; at most {L.MAX_TP} "
+                                 f"ranks (TP0..TP{L.MAX_TP - 1}) can be analysed")
             if isinstance(parsed, Unmatched):
                 col.feed_unmatched(parsed, name, lineno)  # reported; the rest is still checked
             elif parsed is not None:
@@ -154,7 +159,9 @@ def _base_model(config_path: str | None) -> dict[str, Any]:
               help="lines without rid: their own request, or attached to the only named one "
               "(auto: attach when the log names exactly one request)")
 @click.option("--timeout", type=float, help="seconds per solver check (default: config)")
-@click.option("--jobs", type=int, default=2, show_default=True)
+@click.option("--jobs", type=int, default=min(2, L.max_jobs()), show_default=True,
+              help="worker processes (at most the CPU count unless --force)")
+@click.option("--force", is_flag=True, help="allow --jobs above the CPU count")
 @click.option("--traces", type=click.Choice(["first", "all", "none"]), default="first",
               show_default=True, help="model timelines shown per request")
 @click.option("--config", "config_path", type=click.Path(), help="prover config (model "
@@ -169,6 +176,7 @@ def logcheck(files: tuple[str, ...], match: str, variants: str, topologies: str,
              max_length: int | None, pool_blocks: int | None, depth: int | None, props: str,
              rids: tuple[str, ...], max_analyse: int, max_requests: int,
              max_lines_per_rank: int, unknown_rid: str, timeout: float | None, jobs: int,
+             force: bool,
              traces: str, config_path: str | None, fmt: str | None, as_json: bool,
              output: str | None, sarif_path: str | None, verbose: bool, strict: bool) -> None:
     """Check engine log lines (protocol.md §10) against the model: which variants and
@@ -194,10 +202,29 @@ def logcheck(files: tuple[str, ...], match: str, variants: str, topologies: str,
                       ("--pool-blocks", pool_blocks), ("--depth", depth), ("--ranks", ranks)):
         if val is not None and val < 1:
             _die(f"{name} must be >= 1")
-    if depth is not None and depth > 40:
-        _die("--depth must be <= 40")
+    for name, val, cap in (("--depth", depth, L.MAX_DEPTH), ("--ranks", ranks, L.MAX_TP),
+                           ("--pool-blocks", pool_blocks, L.MAX_POOL),
+                           ("--block-size", block_size, L.MAX_TRACE_TOKENS),
+                           ("--default-allocate-tokens", default_allocate_tokens,
+                            L.MAX_TRACE_TOKENS),
+                           ("--max-length", max_length, 1 << 30),
+                           ("--max-analyse", max_analyse, 1000),
+                           ("--max-requests", max_requests, 1_000_000),
+                           ("--max-lines-per-rank", max_lines_per_rank, 100_000)):
+        if val is not None and val > cap:
+            _die(f"{name} must be <= {cap}, got {val}")
+    for xs, name in ((es, "--embedding-ranks"), (recv, "--receivers")):
+        if xs and any(not 0 <= x <= L.MAX_TP for x in xs):
+            _die(f"{name}: values must be in 0..{L.MAX_TP}")
     if jobs < 1 or max_analyse < 0 or max_requests < 1 or max_lines_per_rank < 1:
         _die("--jobs, --max-requests, --max-lines-per-rank must be >= 1, --max-analyse >= 0")
+    problem = L.check_jobs(jobs, force)
+    if problem:
+        _die(problem)
+    if timeout is not None and not (math.isfinite(timeout) and
+                                    L.MIN_TIMEOUT <= timeout <= L.MAX_TIMEOUT):
+        _die(f"--timeout must be a number of seconds in [{L.MIN_TIMEOUT}, {L.MAX_TIMEOUT:g}] "
+             f"(the solver counts milliseconds), got {timeout}")
 
     base = _base_model(config_path)
     timeout_ms = int(1000 * (timeout or base.pop("_timeout")))

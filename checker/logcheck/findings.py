@@ -96,12 +96,13 @@ def junit(rep: dict[str, Any], fs: list[Finding]) -> str:
 
 def outcome(rep: dict[str, Any], strict: bool, text: str) -> Outcome:
     fs = findings(rep, strict, root_dir())
+    code = 1 if strict and rep["strict_failures"] else 0
     doc = {"schema_version": SCHEMA_VERSION, "command": "logcheck", "ranksync": version(),
-           "ok": not rep["strict_failures"], **rep, "findings": [f.to_json() for f in fs]}
+           "ok": not rep["strict_failures"], "exit_code": code, **rep,
+           "findings": [f.to_json() for f in fs]}
 
     def render(con: Console) -> None:
         con.print(escape(text))
 
-    code = 1 if strict and rep["strict_failures"] else 0
     return Outcome("logcheck", code, fs, rules(list(rep["properties"])), doc,
                    summary_md(rep, fs), junit(rep, fs), render)

@@ -41,6 +41,7 @@ from ranksync.spec.properties import PROPERTIES
 from ranksync.spec.variants import Variant, get_variant
 
 from .. import bmc
+from ..limits import MAX_DEPTH, MAX_TP
 from ..scenario import Scenario, from_model
 from ..timeline import render
 from . import formats as F
@@ -119,8 +120,15 @@ def derive_scale(req: RequestObs, *, block_size: int | None = None,
     if ranks is not None and ranks < seen:
         raise ValueError(f"--ranks {ranks} but the log has rank TP{seen - 1}")
     T = ranks or seen
+    if T > MAX_TP:
+        raise ValueError(f"request {req.rid or '?'}: the log names rank TP{seen - 1}; at most "
+                         f"{MAX_TP} ranks (TP0..TP{MAX_TP - 1}) can be analysed")
     longest = max([len(v) for v in req.ranks.values()] + [0])
     d = depth or max(4, longest + 3)
+    if d > MAX_DEPTH:
+        raise ValueError(f"request {req.rid or '?'}: a rank has {longest} protocol lines, which "
+                         f"needs depth {d}, above the cap {MAX_DEPTH} (--rid selects requests, "
+                         "--max-lines-per-rank skips long ones)")
     return Scale(bss, drange, (1, hi), pool, T, d, notes)
 
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ..limits import writable_file
 from . import FORMATS
 from .locate import root_dir
 from .model import Finding, Outcome
@@ -23,8 +24,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 def format_options(fn: F) -> F:
     """--format, --json (= --format json), --output and --sarif on a click command."""
     fn = click.option("--sarif", "sarif_path", type=click.Path(dir_okay=False),
+                      callback=writable_file,
                       help="also write SARIF 2.1.0 here (any --format)")(fn)
     fn = click.option("--output", "-o", "output", type=click.Path(dir_okay=False),
+                      callback=writable_file,
                       help="write the json/sarif/junit output to this file instead of "
                       "stdout")(fn)
     fn = click.option("--json", "as_json", is_flag=True,

@@ -30,6 +30,7 @@ import click
 from ranksync.spec.variants import MUTANTS
 
 from ..config import ProveConfig
+from ..limits import writable_dir, writable_file
 from .counterexamples import _progress, counterexample_targets, run_counterexamples
 from .render import build, junit_report, render, summary_table, versions
 from .sections import (
@@ -88,14 +89,14 @@ def pyproject_settings() -> dict[str, Any]:
 
 
 @click.command("report")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), callback=writable_dir,
               help="output directory (default: report, or [tool.ranksync.report] out)")
 @click.option("--config", "config_path", type=click.Path(), help="TOML config (as for prove)")
 @click.option("--from-json", "from_json", multiple=True, type=click.Path(exists=True,
               dir_okay=False), help="reuse `ranksync prove --json` output (repeatable)")
 @click.option("--tp-sizes", callback=lambda c, p, v: _csv(c, p, v),
               help="when proving here: limit T, e.g. 1,2")
-@click.option("--jobs", type=int, help="worker processes (default from the config)")
+@click.option("--jobs", type=int, help="worker processes (default from the config, at most the CPU count)")
 @click.option("--counterexamples", "cex_mode", type=click.Choice(["levels", "all", "none"]),
               default="levels", show_default=True,
               help="explain the violated cells of the first screen's three levels (seed_claim, "
@@ -120,7 +121,8 @@ def pyproject_settings() -> dict[str, Any]:
               help="T for the mutation kill matrix (default 2)")
 @click.option("--skip", multiple=True, type=click.Choice(["mutants", "replay", "engine-diff"]),
               help="do not run this section (repeatable)")
-@click.option("--junit", type=click.Path(dir_okay=False), help="also write JUnit XML here")
+@click.option("--junit", type=click.Path(dir_okay=False), callback=writable_file,
+              help="also write JUnit XML here")
 @click.option("--strict", is_flag=True, help="exit 1 if an obligation is not as declared")
 def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, ...],
            tp_sizes: list[int] | None, jobs: int | None, cex_mode: str,
@@ -133,11 +135,18 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
     Reuses what is there: the rows of an earlier `ranksync prove` of the same config and
     sources (checker/cache.py) or --from-json, cached counterexamples and kill matrix."""
     from .. import cache
-    from ..cliutil import console, load_config
+    from ..cliutil import console, fail_input, load_config
+    from ..limits import check_jobs, check_writable
 
     t_start = time.perf_counter()
     settings = pyproject_settings()
     out = Path(out_dir or settings.get("out") or "report")
+    problem = check_writable(out, "report directory", directory=True)
+    if problem:
+        fail_input(problem)
+    problem = check_jobs(jobs)
+    if problem:
+        fail_input(problem)
     con = console()
     reused: list[str] = []
     rows: list[dict[str, Any]]
@@ -177,6 +186,8 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
     out.mkdir(parents=True, exist_ok=True)
     tdir = out / "traces"
     tdir.mkdir(exist_ok=True)
+    for old in tdir.glob("*.json"):  # never show an earlier run's counterexamples as this one's
+        old.unlink()
     for c in cexs:
         if c.get("trace"):
             (tdir / f"{c['id']}.json").write_text(json.dumps(c["trace"], indent=1) + "\n")
@@ -303,9 +314,9 @@ def mutants_section(rows: list[dict[str, Any]], pc: ProveConfig, jobs: int,
 
 
 def _csv(ctx: Any, param: Any, value: str | None) -> list[int] | None:
-    from ..cliutil import csv_ints
+    from ..cliutil import tp_sizes
 
-    return csv_ints(ctx, param, value)
+    return tp_sizes(ctx, param, value)
 
 
 @contextmanager

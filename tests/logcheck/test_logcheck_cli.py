@@ -12,7 +12,6 @@ from ranksync.checker.logcheck.cli import logcheck
 from ranksync.checker.scenario import Scenario
 from ranksync.spec.config import ModelConfig
 
-
 LIGHT = str(Path(__file__).parent / "data" / "light.toml")  # zero stale rows, no pressure
 
 
