@@ -178,8 +178,9 @@ def step_events(cfg: ModelConfig, v: Variant, run: Run, k: int) -> dict[str, Any
                 "garbage": bool(w["garbage"])}
                for w in rec.effects.writes[r] if w["when"]] for r in range(T)]
     st = run.states[k + 1]
+    bs = int(run.params.bs)  # the block's slots in use (the model keeps cfg.slots per block)
     taken = [[{"block": b, "content": [ids.export(cfg, int(c)) for c in
-                                       st.lang[r].content[b * cfg.slots:(b + 1) * cfg.slots]],
+                                       st.lang[r].content[b * cfg.slots:b * cfg.slots + bs]],
                "aux": [int(st.lang[r].aux0[b]), int(st.lang[r].aux1[b])]}
               for b, t in enumerate(rec.taken[r]) if t] for r in range(T)]
     delivered = [[int(d["status"]) for d in rec.effects.delivered[r] if d["when"]]

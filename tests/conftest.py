@@ -31,6 +31,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gloo: runs real torch.distributed gloo processes")
     config.addinivalue_line("markers", "slow: a long proof; excluded from `python -m pytest`, "
                             "run by CI as `python -m pytest -m slow`")
+    config.addinivalue_line("markers", "heavy: logcheck's model queries on the history model "
+                            "(minutes each on 2 cores); not in CI: `python -m pytest -m heavy`")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -11,10 +11,10 @@ from ranksync.checker.cli import main
 SMALL = """
 [model]
 depth = 6
-pool_blocks = 4
-block_sizes = [1, 2]
-length_range = [1, 6]
-default_alloc_range = [1, 2]
+pool_blocks = 3
+block_sizes = [1]
+length_range = [1, 3]
+default_alloc_range = [1, 1]
 [prove]
 tp_sizes = [2]
 variants = ["seed"]

@@ -46,13 +46,24 @@ def test_generated_set_covers_branches_and_counterexamples(generated):
         assert frag in names, frag
 
 
+# Open divergence (README, "Divergences found between the witnesses"): which blocks
+# `others_alloc` takes, and in which order, when a rank's free list holds blocks it freed in the
+# same step -- model and reference disagree on the `taken` events of these traces. Listed so the
+# rest must conform; the test fails when one of them starts to conform (remove it here).
+OPEN_TAKEN = {"prefix-a-T2-violation-no-leak",
+              "prefix-b-T1-transfer-transferring-l-s-unexpected-warning",
+              "seed-a-T1-random-2", "seed-a-T1-random-4",
+              "seed-a-T2-resume-gets-back-a-block-it-just-freed"}
+
+
 def test_generated_set_replays_without_divergence(generated):
     bad = {}
     for name, tr in generated.items():
         r = replay_one(Path(name), tr, "inprocess", 30)
         if not r.ok:
             bad[name] = r.error or str(r.divergence)
-    assert not bad, json.dumps(bad, indent=1)[:3000]
+    assert set(bad) - OPEN_TAKEN == set(), json.dumps(bad, indent=1)[:3000]
+    assert all("taken event" in bad[n] for n in OPEN_TAKEN), json.dumps(bad, indent=1)[:3000]
 
 
 @pytest.mark.parametrize("path", HAND_MADE, ids=lambda p: p.stem)

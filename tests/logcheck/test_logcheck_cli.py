@@ -67,6 +67,7 @@ def eager(n: int, T: int) -> list[dict]:
              "lang": True} for _ in range(n)]
 
 
+@pytest.mark.heavy
 def test_model_log_of_seed_topology_a_is_explained_by_seed_a(tmp_path: Path):
     cfg = ModelConfig(tp_size=2, topology="a", embedding_tp_size=1, depth=4, block_sizes=(1,),
                       length_range=(1, 6), default_alloc_range=(1, 1))
@@ -88,6 +89,7 @@ def test_model_log_of_seed_topology_a_is_explained_by_seed_a(tmp_path: Path):
 
 
 # --- a disagreement pinned to one iteration ------------------------------------------------
+@pytest.mark.heavy
 def test_agreement_violation_decided(tmp_path: Path):
     f = tmp_path / "split.log"
     f.write_text(
@@ -111,6 +113,7 @@ def test_agreement_violation_decided(tmp_path: Path):
 
 
 # --- the seed's excerpt --------------------------------------------------------------------
+@pytest.mark.heavy
 def test_seed_excerpt_topology_b(data: Path):
     code, out, err = run(str(data / "seed_excerpt.log"), "--topologies", "b", "--json",
                          "--config", LIGHT)

@@ -12,6 +12,9 @@ import pytest
 from click.testing import CliRunner
 from ranksync.checker.logcheck.cli import logcheck
 
+# logcheck's model query (prefix/b agreement) takes minutes on the history model: not in CI
+pytestmark = pytest.mark.heavy
+
 SARIF_SCHEMA = Path(__file__).parents[1] / "output" / "data" / "sarif-schema-2.1.0.json"
 SPLIT = ("[TP0] Partial transfer detected for rid=r1: received 1/2 tokens, need to resume "
          "for 1 more tokens\n"
