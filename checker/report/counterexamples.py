@@ -42,11 +42,14 @@ def _recording_reads() -> Iterator[list[dict[str, Any]]]:
     orig = buffers.get_buf
     log: list[dict[str, Any]] = []
 
-    def wrapped(o: Any, lr: Any, bs: Any) -> Any:
-        rd = orig(o, lr, bs)
+    def wrapped(o: Any, cfg: Any, lr: Any, bs: Any) -> Any:
+        rd = orig(o, cfg, lr, bs)
         n_idx = int(lr.n_indices)
-        log.append({"n": int(rd.n), "k": int(rd.k), "ok": bool(rd.ok),
-                    "tag": [int(x) for x in lr.tag], "cnt": [int(x) for x in lr.cnt],
+        sl = cfg.slots
+        log.append({"n": int(rd.n), "k": int(rd.k), "ok": int(rd.k) == int(rd.n),
+                    "content": [[int(x) for x in lr.content[b * sl:(b + 1) * sl]]
+                                for b in range(len(lr.cnt))],
+                    "cnt": [int(x) for x in lr.cnt],
                     "aux0": [int(x) for x in lr.aux0], "aux1": [int(x) for x in lr.aux1],
                     "owned": [bool(x) for x in lr.owned],
                     "indices": [int(x) for x in lr.embedding_indices[:n_idx]],
@@ -239,11 +242,13 @@ def _placement(k: int, rds: list[dict[str, Any]], obs: list[Any]) -> dict[str, A
     ranks = []
     for r, rd in enumerate(rds):
         blocks = []
-        for b in range(len(rd["tag"])):
-            tag, cnt = rd["tag"][b], rd["cnt"][b]
-            if tag >= 0 and cnt > 0:
-                tokens = f"tokens [{tag}, {tag + cnt})"
-            elif tag == -2:
+        for b in range(len(rd["content"])):
+            cnt = rd["cnt"][b]
+            ids = rd["content"][b][:cnt]
+            tag = ids[0] if ids else -1  # the first slot's content id (docs/trace-format.md)
+            if ids and all(x >= 0 for x in ids):
+                tokens = "tokens " + ", ".join(str(x) for x in ids)
+            elif any(x <= -10000 for x in ids):
                 tokens = "garbage (freed source)"
             else:
                 tokens = "stale" if cnt else "empty"
