@@ -29,7 +29,7 @@ seed = ["agreement", "seed_claim", "conservation"]
 """
 
 
-@pytest.mark.slow
+@pytest.mark.heavy  # ~8 min on 2 cores: not in CI (README, Fuzzing and seeds)
 def test_verdicts_identical_across_five_z3_seeds(tmp_path: Path) -> None:
     p = tmp_path / "small.toml"
     p.write_text(SMALL)
