@@ -39,6 +39,7 @@ def generated() -> dict:
     return out
 
 
+@pytest.mark.xdist_group("conformance-generated")  # the fixture built once
 def test_generated_set_covers_branches_and_counterexamples(generated):
     names = " ".join(generated)
     for frag in ("violation-integrity", "violation-agreement", "cached-path",
@@ -77,6 +78,7 @@ def test_hand_made_traces_match_model_and_reference(path):
     assert replay_one(path, tr, "inprocess", 30).ok
 
 
+@pytest.mark.xdist_group("conformance-generated")  # the fixture built once
 def test_divergence_is_reported_at_the_first_difference(generated):
     name, tr = next((n, t) for n, t in generated.items() if "violation-integrity" in n)
     bad = copy.deepcopy(tr)

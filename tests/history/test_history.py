@@ -19,7 +19,8 @@ from ranksync.checker.history.cli import history
 from ranksync.spec.ops import PyOps
 from ranksync.spec.properties import PROPERTIES
 
-pytestmark = pytest.mark.gloo
+# one worker runs the module: its `report` fixture (a history run, ~40 s) is then built once
+pytestmark = [pytest.mark.gloo, pytest.mark.xdist_group("history-report")]
 
 
 def run(args: list[str]) -> tuple[int, str, str]:

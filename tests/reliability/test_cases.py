@@ -224,7 +224,7 @@ def test_undecided_only_exits_3_and_json_mirrors_it(tmp_path):
 
 
 def test_explain_exits_1_on_a_violation():
-    r = invoke(["explain", "seed", "conservation", "--topology", "a", "--ranks", "1"])
+    r = invoke(["explain", "seed", "resume_validity", "--topology", "a", "--ranks", "1"])
     check(r, (1,), cap=120)
     assert r.stdout.startswith("VIOLATED")
 

@@ -1,5 +1,5 @@
 """Fuzz the log surface (`ranksync logcheck`): lines generated from every §10 message format
-(checker/logcheck/parser.py: random numbers, rids, ranks up to TP999, timestamps or none),
+(checker/logcheck/formats.toml: random numbers, rids, ranks up to TP999, timestamps or none),
 mixed with garbage, cut lines and bytes that are not UTF-8. The default run parses and
 groups (--max-analyse 0); RANKSYNC_FUZZ_ANALYSE=1 also runs the solver on one request."""
 
@@ -9,11 +9,12 @@ import os
 
 from hypothesis import event, given
 from hypothesis import strategies as st
-from ranksync.checker.logcheck.parser import _FORMATS
+from ranksync.checker.logcheck.formats import formats
 
 from .fuzzing import fuzz_settings, run_in, sandbox
 
-messages = st.one_of(*[st.from_regex(rx, fullmatch=True) for _k, _h, rx in _FORMATS])
+# every entry of the alias table (checker/logcheck/formats.toml), as its compiled pattern
+messages = st.one_of(*[st.from_regex(f.regex, fullmatch=True) for f in formats()])
 prefixes = st.one_of(
     st.builds(lambda r: f"[TP{r}] ", st.integers(0, 4)),
     st.builds(lambda r: f"[2026-01-01 00:00:00 TP{r}] ",

@@ -249,7 +249,8 @@ def test_model_map_traces_split_where_the_map_says() -> None:
 
 
 def test_model_map_commands_show_violations(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every confirmed entry's command prints a counterexample (VIOLATED) of its property."""
+    """Every confirmed entry's command prints a counterexample (VIOLATED) of its property and
+    exits 1 (explain: 1 violated)."""
     from ranksync.checker.uniformity.crosscheck import load_model_map
 
     monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the commands name configs/...
@@ -257,4 +258,4 @@ def test_model_map_commands_show_violations(monkeypatch: pytest.MonkeyPatch) -> 
     assert commands
     for c in commands:
         r = CliRunner().invoke(main, c.split()[1:], catch_exceptions=False)
-        assert r.exit_code == 0 and r.stdout.startswith("VIOLATED"), (c, r.stdout[:300])
+        assert r.exit_code == 1 and r.stdout.startswith("VIOLATED"), (c, r.stdout[:300])
