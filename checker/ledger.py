@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ranksync.spec.properties import PROPERTIES
+
 from .prove import EVERY_T, Row
 
 VIOLATED, EVERY_T_DEPTH, ALL_DEPTHS, BOUNDED, OPEN = (
@@ -40,6 +42,12 @@ def _ts(xs: set[int]) -> str:
     return "{" + ",".join(str(t) for t in sorted(xs)) + "}"
 
 
+def _holds(r: Row) -> bool:
+    """An every-T obligation that holds: a property PROVED, or a witness (a situation, not a
+    property) UNREACHABLE at every T."""
+    return r.verdict == "PROVED" or (r.verdict == "UNREACHABLE" and r.name not in PROPERTIES)
+
+
 def ledger(rows: list[Row]) -> list[Entry]:
     keys: dict[tuple[str, str, str], list[Row]] = {}
     for r in rows:
@@ -58,7 +66,7 @@ def ledger(rows: list[Row]) -> list[Entry]:
             out.append(Entry(v, topo, name, VIOLATED, f"T={r.tp_size}, step {r.step} ({how})"))
             continue
         proved_t = {r.tp_size for r in bounded if r.verdict == "PROVED"}
-        if every and all(r.verdict == "PROVED" for r in every):
+        if every and all(_holds(r) for r in every):
             b = every[0].bound
             env = " any embedding side;" if b.get("env") else \
                 " the modelled embedding side, one embedding rank per language rank;"
@@ -83,6 +91,8 @@ def ledger(rows: list[Row]) -> list[Entry]:
                              f"all depths for T in {_ts({r.tp_size for r in fp_rows})}, "
                              f"L {b.get('length')}, pool {b.get('pool_blocks')}, stale zeros; "
                              f"{detail}"))
-        else:
-            out.append(Entry(v, topo, name, BOUNDED, detail))
+        else:  # an all-depth search that did not close is said, so it is not mistaken for none
+            tried = "/".join(sorted({r.verdict for r in fp_rows}))
+            out.append(Entry(v, topo, name, BOUNDED,
+                             detail + (f" (all-depth search: {tried})" if fp_rows else "")))
     return out

@@ -36,6 +36,7 @@ class LangRank:
     cached: Term
     partial_total: Term  # partial_aux_datas[0]
     partial_delta: Term  # partial_aux_datas[1]
+    partial_aux_block: Term  # cache_aux_view: partial_aux_datas is this block's aux row
     partial_sent_tokens: Term
     partial_len: Term  # len(partial_fill_ids)
     partial_content: list[Term]  # partial_fill_ids / partial_input_embeds, as content ids
@@ -153,7 +154,8 @@ def init_rank(o: Ops, cfg: ModelConfig, left: Leftovers) -> LangRank:
         phase=PREALLOC, waiting_for_input=False, status=WAITING_FOR_INPUT,
         conclude_state=NO_LATCH, aborted=False,
         embedding_indices=[0] * cfg.max_blocks, n_indices=0,
-        cached=False, partial_total=0, partial_delta=0, partial_sent_tokens=0, partial_len=0,
+        cached=False, partial_total=0, partial_delta=0, partial_aux_block=0,
+        partial_sent_tokens=0, partial_len=0,
         partial_content=[0] * cfg.positions, partial_mrope=[0] * (3 * cfg.positions),
         resume_pending=False, draining=False,
         free_slots=list(range(p)) + [0] * (w - p), n_free=free,

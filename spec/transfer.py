@@ -53,12 +53,21 @@ def _transfer_poll(o: Ops, v: Variant, lr: LangRank, ob: LangObs, when: Term) ->
     return val
 
 
-def _resumed_assembly(o: Ops, cfg: ModelConfig, lr: LangRank, p: Params
+def _partial_aux(o: Ops, v: Variant, lr: LangRank) -> tuple[Term, Term]:
+    """partial_aux_datas as read now: the cached values, or (a view) the current aux row of
+    the block it was read from."""
+    if v.cache_aux_view:
+        return (o.select(lr.aux0, lr.partial_aux_block, 0),
+                o.select(lr.aux1, lr.partial_aux_block, 0))
+    return lr.partial_total, lr.partial_delta
+
+
+def _resumed_assembly(o: Ops, cfg: ModelConfig, lr: LangRank, p: Params, total: Term
                       ) -> tuple[buffers.Read, list[Term], list[Term]]:
     """Cached part ++ the current blocks' first `remaining` tokens (counts from the cache
     only; the current blocks' aux rows are not consulted). Returns the new part and the merged
     content and mrope, position by position."""
-    rem = lr.partial_total - lr.partial_sent_tokens
+    rem = total - lr.partial_sent_tokens
     new = buffers.gather(o, cfg, lr, lr.embedding_indices, lr.n_indices, rem, p.bs)
     content, mrope = [], []
     for pos in range(cfg.positions):
@@ -71,19 +80,20 @@ def _resumed_assembly(o: Ops, cfg: ModelConfig, lr: LangRank, p: Params
     return new, content, mrope
 
 
-def _final_assembly(o: Ops, cfg: ModelConfig, lr: LangRank, p: Params, ob: LangObs,
-                    success: Term, resumed: Term, rd: buffers.Read) -> Term:
+def _final_assembly(o: Ops, cfg: ModelConfig, v: Variant, lr: LangRank, p: Params,
+                    ob: LangObs, success: Term, resumed: Term, rd: buffers.Read) -> Term:
     """§8.4 final assembly on the data read (get_buf, or the resumed assembly): hand off with
     mm_inputs absent or a mock, or fail if there are more ids than `embedding_length`.
     Returns "more ids than embedding_length" (the failure handler's case)."""
-    new, merged, merged_mrope = _resumed_assembly(o, cfg, lr, p)
+    p_total, p_delta = _partial_aux(o, v, lr)
+    new, merged, merged_mrope = _resumed_assembly(o, cfg, lr, p, p_total)
     ori = o.If(resumed, lr.partial_len + new.k, rd.k)
-    emb_len = o.If(resumed, lr.partial_total, rd.n)
+    emb_len = o.If(resumed, p_total, rd.n)
     overlong = o.And(success, ori > emb_len)
     mock = o.And(success, ori < emb_len)
     content = [o.If(resumed, a, b) for a, b in zip(merged, rd.content, strict=True)]
     mrope = [o.If(resumed, a, b) for a, b in zip(merged_mrope, rd.mrope, strict=True)]
-    delta = o.If(resumed, lr.partial_delta, rd.aux1)
+    delta = o.If(resumed, p_delta, rd.aux1)
     ob.handoff = o.And(success, o.Not(overlong))
     data_ok = o.And(*[o.Or(pos >= ori, c == pos) for pos, c in enumerate(content)])
     mrope_ok = o.And(*[o.Or(pos >= ori, m == 3 * pos + row)
@@ -94,9 +104,9 @@ def _final_assembly(o: Ops, cfg: ModelConfig, lr: LangRank, p: Params, ob: LangO
     ob.left = o.If(ob.handoff, o.If(mock, LEFT_MOCK, LEFT_NO_MM), ob.left)
     ob.length, ob.content, ob.mrope, ob.delta = ori, content, mrope, delta
     ob.vals.update(ori=ori, emb_len=emb_len, mock=mock, resumed=resumed, new_k=new.k,
-                   partial_len=lr.partial_len, partial_total=lr.partial_total,
+                   partial_len=lr.partial_len, partial_total=p_total,
                    partial_sent=lr.partial_sent_tokens,
-                   remaining=lr.partial_total - lr.partial_sent_tokens, n_indices=lr.n_indices)
+                   remaining=p_total - lr.partial_sent_tokens, n_indices=lr.n_indices)
     return overlong
 
 
@@ -117,7 +127,7 @@ def _transferring_decide(o: Ops, cfg: ModelConfig, v: Variant, lr: LangRank, p: 
                          s_syn: Term) -> _Decided:
     """Steps 1-2 of the Transferring procedure up to the resume allocation: (L, S) from the
     first path (synced, or local for prefix) or the cache; if L > S cache once, free, alloc."""
-    total = o.If(first, l_syn, lr.partial_total)
+    total = o.If(first, l_syn, _partial_aux(o, v, lr)[0])
     sent = o.If(first, s_syn, lr.partial_sent_tokens)
     wait = o.And(tr, o.Not(first), lr.resume_pending) if not v.resend_while_pending else False
     dec = o.And(tr, o.Not(wait), total > sent)
@@ -129,6 +139,7 @@ def _transferring_decide(o: Ops, cfg: ModelConfig, v: Variant, lr: LangRank, p: 
     lr.partial_total = o.If(do_cache, total if v.cache_total == "synced" else rd.n,
                             lr.partial_total)
     lr.partial_delta = o.If(do_cache, rd.aux1, lr.partial_delta)
+    lr.partial_aux_block = o.If(do_cache, lr.embedding_indices[0], lr.partial_aux_block)
     lr.partial_sent_tokens = o.If(do_cache, sent, lr.partial_sent_tokens)
     lr.partial_len = o.If(do_cache, rd.k, lr.partial_len)
     lr.partial_content = [o.If(do_cache, x, y) for x, y in zip(rd.content, lr.partial_content,
@@ -200,7 +211,7 @@ def pop_transferred(o: Ops, cfg: ModelConfig, v: Variant, st: State, p: Params,
         success = o.And(ob.poll_tr, pt == SUCCESS)
         handle_failed_request(o, v, st, r, ob, failed)
         resumed = o.And(success, lr.cached)
-        overlong = _final_assembly(o, cfg, lr, p, ob, success, resumed, rd)
+        overlong = _final_assembly(o, cfg, v, lr, p, ob, success, resumed, rd)
         handle_failed_request(o, v, st, r, ob, overlong)
         lr.phase = o.If(ob.handoff, DONE, lr.phase)
         lr.cached = o.And(lr.cached, o.Not(resumed))  # del req.partial_*

@@ -48,6 +48,13 @@ class Variant:
     data_to_all: bool = False
     description: str = ""
 
+    @property
+    def cache_aux_view(self) -> bool:
+        """partial_aux_datas is get_buf's aux row itself, a view of the first block's row that
+        later writes to that block change (prefix, 28ac79bbe), not a new tensor (seed: it
+        holds the synced total)."""
+        return self.sync_op is None
+
 
 SEED = Variant(
     name="seed",

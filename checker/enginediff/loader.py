@@ -71,6 +71,15 @@ class EngineModules:
                              if hasattr(mod, n)})
 
 
+def _restore_modules(saved: dict[str, ModuleType | None]) -> None:
+    """Put back the sys.modules entries a stand-in import replaced (None: was absent)."""
+    for k, v in saved.items():
+        if v is None:
+            sys.modules.pop(k, None)
+        else:
+            sys.modules[k] = v
+
+
 def disagg_dir(src: str | os.PathLike[str]) -> Path:
     """Check that ``src`` is a checkout root holding the language-side files; return the dir."""
     root = Path(src).expanduser()
@@ -170,11 +179,7 @@ def _why_not_unified(d: Path) -> str:
     except Exception as e:  # noqa: BLE001 - reported, not raised
         what = f"importing it fails: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
     finally:
-        for k, v in saved.items():
-            if v is None:
-                sys.modules.pop(k, None)
-            else:
-                sys.modules[k] = v
+        _restore_modules(saved)
     return ("no mooncake/conn_multimodal.py: the embedding classes are aliases of the KV "
             "connection in mooncake/conn.py (MooncakeEmbeddingManager = MooncakeKVManager, "
             f"built on common/conn.py's CommonKVManager); {what}, and its KV bootstrap "
@@ -211,11 +216,7 @@ def _load_connection(d: Path) -> tuple[ModuleType | None, str]:
             e, ModuleNotFoundError) else f"{type(e).__name__}: {first}"
         return None, f"importing mooncake/conn_multimodal.py failed: {what}"
     finally:
-        for k, v in saved.items():
-            if v is None:
-                sys.modules.pop(k, None)
-            else:
-                sys.modules[k] = v
+        _restore_modules(saved)
     mod.__dict__["threading"] = transport.threading_shim()
     mooncake.__dict__["conn_multimodal"] = mod
     mooncake.__dict__.update({n: getattr(mod, n) for n in stubs.EMBEDDING_NAMES

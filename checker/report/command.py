@@ -202,7 +202,9 @@ def report(out_dir: str | None, config_path: str | None, from_json: tuple[str, .
                if str(sec.get("source", "")).endswith((".json", "cache"))]
     meta: dict[str, Any] = {
         "versions": versions(), "config_path": pc.path, "config_text": _read(pc.path),
-        "tp_sizes": sorted({r["tp_size"] for r in rows}),
+        # every-T rows carry tp_size 0 (no T): said apart, never listed as a T
+        "tp_sizes": sorted({r["tp_size"] for r in rows if r["kind"] != "every_t"}),
+        "every_t": any(r["kind"] == "every_t" for r in rows),
         "variants": sorted({r["variant"] for r in rows}),
         "topologies": sorted({r["topology"] for r in rows}), "source": source,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

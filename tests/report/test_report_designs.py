@@ -77,7 +77,6 @@ def cell(doc: dict[str, Any], v: str, t: str, p: str) -> dict[str, Any]:
 
 
 # -- the ledger as the report sees it ------------------------------------------------------------
-@pytest.mark.xfail(strict=False, reason="pinned to the pre-v2 configurations (agreement cells, claim heading, designs ledger by BMC/all-depth search); not yet updated to the v2 configs (issue 12 note)")
 def test_designs_matrix_from_ledger() -> None:
     doc, _, _ = rendered(rows())
     d = doc["designs"]
@@ -92,14 +91,14 @@ def test_designs_matrix_from_ledger() -> None:
     assert c["detail"].startswith("all depths for T in {1,2}, L [1, 3], pool 3")
     c = cell(doc, "hardened", "a", "integrity")  # the search did not close: bounded only
     assert (c["strength"], c["mark"]) == ("bounded", "✓ bounded")
-    assert c["detail"] == "T in {1,2}, depth 6, L [1, 5] (all-depth search: OPEN)"
+    assert c["detail"] == "T in {1,2}, depth 6, L [1, 5] (bmc) (all-depth search: OPEN)"
     assert cell(doc, "seed", "a", "agreement")["mark"] == "✓ bounded"
     c = cell(doc, "seed", "b", "agreement")
-    assert (c["mark"], c["detail"]) == ("✗ violated", "T=2, step 3 (depth 6)")
+    assert (c["mark"], c["detail"]) == ("✗ violated", "T=2, step 3 (bmc, depth 6)")
     c = cell(doc, "hardened-minus-wait", "b", "integrity")
     assert (c["mark"], c["detail"]) == ("✗ violated", "T=2, step 9 (all-depth search)")
     assert cell(doc, "my_design", "a", "no_leak")["mark"] == "? open"
-    assert d["counts"] == {"violated": 3, "all T (to the depth)": 0, "all depths (small domain)": 4, "bounded": 16,
+    assert d["counts"] == {"violated": 3, "every T, every depth": 0, "all depths (small domain)": 4, "bounded": 16,
                            "open": 1}
     assert [(f["variant"], f["topology"], f["tp_size"]) for f in d["fixpoint_runs"]][:2] \
         == [("hardened", "a", 1), ("hardened", "a", 2)]
@@ -130,7 +129,6 @@ def test_property_matrix_shows_ledger_strength() -> None:
     assert doc["obligations"]["fixpoint"] == 14 and doc["obligations"]["mismatched"] == 1
 
 
-@pytest.mark.xfail(strict=False, reason="pinned to the pre-v2 configurations (agreement cells, claim heading, designs ledger by BMC/all-depth search); not yet updated to the v2 configs (issue 12 note)")
 def test_html_designs_section() -> None:
     _, html, _ = rendered(rows())
     assert 'id="designs"' in html and 'href="#designs"' in html
@@ -143,7 +141,7 @@ def test_html_designs_section() -> None:
                      r'all depths \(small domain\) — all depths for T in \{1,2\}, L \[1, 3\]',
                      table)
     assert ('title="integrity (hardened · a): bounded — T in {1,2}, depth 6, L [1, 5] '
-            '(all-depth search: OPEN)">✓ bounded</td>') in table
+            '(bmc) (all-depth search: OPEN)">✓ bounded</td>') in table
     assert ('title="integrity (hardened-minus-wait · b): violated — T=2, step 9 (all-depth '
             'search)">✗ violated</td>') in table
     assert 'title="no_leak (my_design · a): open — not proved at every T">? open</td>' in table
@@ -155,16 +153,15 @@ def test_html_designs_section() -> None:
     assert "violated beyond the bound" in pm
 
 
-@pytest.mark.xfail(strict=False, reason="pinned to the pre-v2 configurations (agreement cells, claim heading, designs ledger by BMC/all-depth search); not yet updated to the v2 configs (issue 12 note)")
 def test_markdown_designs_section(md_tables_ok) -> None:
     _, _, md = rendered(rows())
     sec = md[md.index("## Designs compared"):md.index("## Property × variant × topology")]
     assert "| variant | topology | agreement | integrity | no_leak |" in sec
     notes = dict(re.findall(r"^- \[(\d+)\] (.*)$", sec, re.M))
     byname = {v: k for k, v in notes.items()}
-    bounded = byname["T in {1,2}, depth 6, L [1, 5]"]
+    bounded = byname["T in {1,2}, depth 6, L [1, 5] (bmc)"]
     alld = next(k for k, v in notes.items() if v.startswith("all depths for T in {1,2}"))
-    opn = byname["T in {1,2}, depth 6, L [1, 5] (all-depth search: OPEN)"]
+    opn = byname["T in {1,2}, depth 6, L [1, 5] (bmc) (all-depth search: OPEN)"]
     assert f"| `hardened` | a | ✓ all depths [{alld}] | ✓ bounded [{opn}] | ✓ all depths " \
         f"[{alld}] |" in sec
     assert f"| `seed` | a | ✓ bounded [{bounded}] | ✗ violated " in sec

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from ranksync.checker.enumerate import enumerate_states
 from ranksync.checker.fixpoint import ALWAYS, search
-from ranksync.checker.ledger import ALL_DEPTHS, BOUNDED, VIOLATED, ledger
+from ranksync.checker.ledger import ALL_DEPTHS, BOUNDED, EVERY_T_DEPTH, OPEN, VIOLATED, ledger
 from ranksync.checker.prove import Row
 from ranksync.spec.config import ModelConfig
 
@@ -65,3 +65,15 @@ def test_ledger_never_claims_more_than_was_checked():
         == BOUNDED
     bad = ledger([_row("property", "PROVED", 1), _row("property", "VIOLATED", 2, 4)])[0]
     assert bad.strength == VIOLATED and "T=2, step 4" in bad.detail
+
+
+def test_an_every_t_witness_holds_when_unreachable_a_property_does_not():
+    def every(name: str, verdict: str) -> Row:
+        return Row("v", "b", 0, "every_t", name, verdict, verdict, "induction", 0.0, None,
+                   bound={"length": [1, 3], "pool_blocks": 3, "env": False})
+
+    w = ledger([every("two resumes of one request", "UNREACHABLE")])[0]
+    assert w.strength == EVERY_T_DEPTH
+    assert ledger([every("two resumes of one request", "REACHABLE")])[0].strength == OPEN
+    assert ledger([every("integrity", "UNREACHABLE")])[0].strength == OPEN  # vacuous
+    assert ledger([every("integrity", "PROVED")])[0].strength == EVERY_T_DEPTH
