@@ -90,7 +90,8 @@ SCHEMA: dict[str, Any] = {
                 # settles (the CI configuration); false: those stay undecided
                 "bmc": {"type": "boolean"},
                 # which branch witnesses to check: "reachable" leaves the ones declared
-                # UNREACHABLE (they need BMC) to a configuration that runs it
+                # UNREACHABLE (they need BMC) to a configuration that runs it, and asks at
+                # T <= 4 only (above, rows are violations, lifted from a smaller T)
                 "witnesses": {"enum": ["all", "reachable", "none"]},
                 # variant -> the properties this configuration checks (default: all)
                 "properties": {"type": "object", "propertyNames": VARIANT_KEYS,

@@ -31,8 +31,8 @@ def _config() -> ProveConfig:
 
 
 def fast(pc: ProveConfig) -> ProveConfig:
-    """The hardened invariants' every-T proofs take minutes: CI proves them as a step of its
-    own (`ranksync prove --config configs/every-t.toml`); the shared run keeps the seed's."""
+    """The hardened invariants' every-T proofs take about a minute: CI proves them in its
+    `ranksync prove` step; the shared run keeps the seed's."""
     if not os.environ.get("RANKSYNC_OBLIGATIONS_CONFIG"):
         pc.every_t = {v: tops for v, tops in pc.every_t.items() if v != "hardened"}
     return pc

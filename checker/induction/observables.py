@@ -139,10 +139,13 @@ def _pool(o: Ops, lr: LangRank) -> dict[str, Term]:
 def _would_handoff(o: Ops, cfg: ModelConfig, lr: LangRank, p: Params) -> dict[str, Term]:
     from ranksync.spec.branches import LangObs
     from ranksync.spec.transfer import _final_assembly
+    from ranksync.spec.variants import SEED
 
     ob = LangObs()
     rd = buffers.get_buf(o, cfg, lr, p.bs)
-    over = _final_assembly(o, cfg, lr, p, ob, True, lr.cached, rd)
+    # the vocabulary of the designs that have invariants (seed, hardened): partial_aux_datas
+    # is a copy (SEED.cache_aux_view is False); a view design (prefix) has no invariant
+    over = _final_assembly(o, cfg, SEED, lr, p, ob, True, lr.cached, rd)
     return {"k": ob.length, "intact": ob.intact, "mock": ob.vals["mock"], "overlong": over,
             "emb_len": ob.vals["emb_len"]}
 
