@@ -18,7 +18,7 @@ def group_keys(pc: ProveConfig) -> Iterator[tuple[tuple[object, ...], list[Key]]
     """(task, its obligations) for each task of checker/prove.py `tasks`: check_every_t,
     check_group and check_fixpoint."""
     from .fixpoint import ALWAYS
-    from .prove import check_every_t, check_fixpoint, tasks
+    from .prove import WITNESS_MAX_T, check_every_t, check_fixpoint, tasks
 
     for fn, (v, t, n) in tasks(pc):
         if fn is check_every_t:
@@ -31,8 +31,9 @@ def group_keys(pc: ProveConfig) -> Iterator[tuple[tuple[object, ...], list[Key]]
             wit += list(branch_witnesses(get_variant(v)))
             if pc.check_witnesses == "none":
                 wit = []
-            elif pc.check_witnesses == "reachable":
-                wit = [w for w in wit if pc.expected_witness(v, t, w, n) == "REACHABLE"]
+            elif pc.check_witnesses == "reachable":  # as check_group: at T <= WITNESS_MAX_T
+                wit = [w for w in wit if pc.expected_witness(v, t, w, n) == "REACHABLE"
+                       and n <= WITNESS_MAX_T]
             yield (v, t, n), ([(v, t, n, "property", p) for p in props]
                               + [(v, t, n, "witness", w) for w in wit])
 
