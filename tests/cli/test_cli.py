@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from ranksync.checker.cli import main
 
@@ -113,6 +114,7 @@ def test_explain_proved_shows_bound_and_witness():
 
 
 def test_replay_bad_traces_exit_2(tmp_path):
+    pytest.importorskip("torch", reason="replay needs the ranksync[torch] extra")
     (tmp_path / "x.json").write_text("{not json")
     assert run("replay", str(tmp_path / "x.json")).exit_code == 2
     (tmp_path / "y.json").write_text(json.dumps({"format": "ranksync-trace", "version": 9}))

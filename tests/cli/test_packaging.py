@@ -38,8 +38,9 @@ def test_extends_a_packaged_config(tmp_path):
 def test_version_and_python_m():
     r = CliRunner().invoke(main, ["--version"])
     assert r.exit_code == 0 and metadata.version("ranksync") in r.output
+    # cwd: not the checkout's root, whose ranksync/ folder would shadow the installed package
     out = subprocess.run([sys.executable, "-m", "ranksync", "--version"], capture_output=True,
-                         text=True, timeout=60)
+                         text=True, timeout=60, cwd=Path(__file__).parent)
     assert out.returncode == 0 and out.stdout.startswith("ranksync, version ")
 
 

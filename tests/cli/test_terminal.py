@@ -22,8 +22,9 @@ def ranksync(*args: str, env: dict[str, str] | None = None, cwd: Path | None = N
     e = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR",
                                                           "TTY_COMPATIBLE")}
     e.update(env or {})
+    # not from the checkout's root, whose ranksync/ folder would shadow the installed package
     return subprocess.run([sys.executable, "-m", "ranksync", *args], capture_output=True,
-                          text=True, env=e, cwd=cwd, timeout=600)
+                          text=True, env=e, cwd=cwd or Path(__file__).parent, timeout=600)
 
 
 @pytest.fixture(scope="module")
