@@ -86,6 +86,8 @@ SCHEMA: dict[str, Any] = {
                 "z3_seed": _int(0, 2**32 - 1),  # smt/sat random seeds of every solver call
                 # more than the machine's CPUs are not started (checker/prove.py workers)
                 "jobs": _int(1, 1024),
+                # RLIMIT_AS of each worker process (checker/memcap.py); past it: UNKNOWN
+                "memory_limit_mb": _int(256, 1 << 20),
                 # bounded model checking for what neither simulation nor an every-T proof
                 # settles (the CI configuration); false: those stay undecided
                 "bmc": {"type": "boolean"},
@@ -172,6 +174,7 @@ class ProveConfig:
     simulations: int = 300
     seed: int = 0
     jobs: int = 2
+    memory_limit_mb: int | None = None  # per worker process (checker/memcap.py)
     expect: dict[str, Any] = field(default_factory=dict)
     witnesses: dict[str, Any] = field(default_factory=dict)
     fixpoint: dict[str, Any] = field(default_factory=dict)  # [fixpoint]: all-depth domain
@@ -291,7 +294,8 @@ def load(path: str | Path) -> ProveConfig:
         variants=pr["variants"], topologies=pr["topologies"],
         timeout_seconds=float(pr.get("timeout_seconds", 120)),
         simulations=int(pr.get("simulations", 300)), seed=int(pr.get("seed", 0)),
-        jobs=int(pr.get("jobs", 2)), expect=raw.get("expect", {}),
+        jobs=int(pr.get("jobs", 2)),
+        memory_limit_mb=(int(pr["memory_limit_mb"]) if "memory_limit_mb" in pr else None), expect=raw.get("expect", {}),
         witnesses=raw.get("witnesses", {}), fixpoint=raw.get("fixpoint", {}),
         every_t=raw.get("every_t", {}), bmc=bool(pr.get("bmc", True)),
         check_witnesses=str(pr.get("witnesses", "all")),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ from ranksync.spec.config import ModelConfig
 from ranksync.spec.properties import PROPERTIES, branch_witnesses
 from ranksync.spec.variants import get_variant
 
-from . import bmc
+from . import bmc, memcap
 from . import events as progress
 from .config import ProveConfig
 from .simulate import SimResult, simulate
@@ -311,7 +312,7 @@ def run_all(pc: ProveConfig, jobs: int | None = None,
     jobs = jobs or pc.jobs
     out: list[Row] = []
     work = tasks(pc)
-    if jobs <= 1:
+    if jobs <= 1 and pc.memory_limit_mb is None:
         progress.install(on_event)
         try:
             for fn, g in work:
@@ -322,17 +323,41 @@ def run_all(pc: ProveConfig, jobs: int | None = None,
         finally:
             progress.install(None)
     else:
-        with progress.relay(on_event) as init, \
-                ProcessPoolExecutor(max_workers=jobs, **init) as ex:
-            futs = {ex.submit(fn, pc, *g): g for fn, g in work}
+        with progress.relay(on_event) as init, ProcessPoolExecutor(
+                max_workers=jobs, **memcap.pool_kwargs(pc.memory_limit_mb, init)) as ex:
+            futs = {ex.submit(fn, pc, *g): (fn, g) for fn, g in work}
             for f in as_completed(futs):
-                rows = f.result()
+                try:
+                    rows = f.result()
+                except (MemoryError, BrokenProcessPool):
+                    if pc.memory_limit_mb is None:
+                        raise
+                    rows = _undecided(pc, *futs[f], memcap.reason(pc.memory_limit_mb))
                 out += rows
                 if on_group:
-                    on_group(futs[f], rows)
+                    on_group(futs[f][1], rows)
+    if pc.memory_limit_mb is not None:  # the solver's own "out of memory" under a cap is it
+        for r in out:
+            if r.verdict == bmc.UNKNOWN and "out of memory" in r.reason.lower():
+                r.reason = memcap.reason(pc.memory_limit_mb)
     out = flag_vacuous(settle(out), pc.accept_vacuous)
     kinds = {"every_t": 0, "property": 1, "fixpoint": 2, "witness": 3}
     return sorted(out, key=lambda r: (r.variant, r.topology, kinds[r.kind], r.tp_size))
+
+
+def _undecided(pc: ProveConfig, fn: Callable[..., list[Row]], g: tuple[str, str, int],
+               why: str) -> list[Row]:
+    """UNKNOWN rows for every obligation of a task that did not finish."""
+    from .obligations import group_keys
+
+    key = ("every_t", *g) if fn is check_every_t else \
+        ("fixpoint", *g) if fn is check_fixpoint else g
+    keys = dict(group_keys(pc)).get(key, [])
+    bound = bound_of(pc.model_config(g[2], g[1])) if fn is check_group else {}
+    return [Row(v, t, n, kind, name, bmc.UNKNOWN,
+                pc.expected(v, t, name, n) if kind == "property" else
+                pc.expected_witness(v, t, name, n) if kind == "witness" else None,
+                "none", 0.0, reason=why, bound=bound) for v, t, n, kind, name in keys]
 
 
 def settle(rows: list[Row]) -> list[Row]:
