@@ -348,8 +348,6 @@ def run_all(pc: ProveConfig, jobs: int | None = None,
 def _undecided(pc: ProveConfig, fn: Callable[..., list[Row]], g: tuple[str, str, int],
                why: str) -> list[Row]:
     """UNKNOWN rows for every obligation of a task that did not finish."""
-    from .obligations import group_keys
-
     key = ("every_t", *g) if fn is check_every_t else \
         ("fixpoint", *g) if fn is check_fixpoint else g
     keys = dict(group_keys(pc)).get(key, [])
@@ -408,3 +406,33 @@ def cached_run_all(cache: dict[Any, list[Row]], pc: ProveConfig) -> list[Row]:
     if key not in cache:
         cache[key] = run_all(pc, 2)
     return cache[key]
+
+
+Key = tuple[str, str, int, str, str]
+
+
+def group_keys(pc: ProveConfig) -> Iterator[tuple[tuple[object, ...], list[Key]]]:
+    """(task, its obligations) for each task of `tasks`, known before the run: progress
+    totals, the pytest plugin's items, the rows of a task a worker lost."""
+    from .fixpoint import ALWAYS
+
+    for fn, (v, t, n) in tasks(pc):
+        if fn is check_every_t:
+            yield ("every_t", v, t, 0), [(v, t, 0, "every_t", x) for x in pc.every_t[v][t]]
+        elif fn is check_fixpoint:
+            yield ("fixpoint", v, t, n), [(v, t, n, "fixpoint", p) for p in ALWAYS]
+        else:
+            props = pc.properties_of(v, t)
+            wit = [f"premise: {p}" for p in PROPERTIES if p in props]
+            wit += list(branch_witnesses(get_variant(v)))
+            if pc.check_witnesses == "none":
+                wit = []
+            elif pc.check_witnesses == "reachable":  # as check_group: at T <= WITNESS_MAX_T
+                wit = [w for w in wit if pc.expected_witness(v, t, w, n) == "REACHABLE"
+                       and n <= WITNESS_MAX_T]
+            yield (v, t, n), ([(v, t, n, "property", p) for p in props]
+                              + [(v, t, n, "witness", w) for w in wit])
+
+
+def obligation_keys(pc: ProveConfig) -> list[Key]:
+    return [k for _g, ks in group_keys(pc) for k in ks]
