@@ -111,6 +111,14 @@ def seed_solver(z3_seed: int) -> None:
 WITNESS_MAX_T = 4
 
 
+def witness_asked(pc: ProveConfig, expected: str | None, tp_size: int) -> bool:
+    """Whether this run checks a witness: all, none, or (`reachable`) the ones declared
+    REACHABLE at T <= WITNESS_MAX_T; the rest are left to a configuration that runs BMC."""
+    if pc.check_witnesses == "reachable":
+        return expected == bmc.REACHABLE and tp_size <= WITNESS_MAX_T
+    return pc.check_witnesses != "none"
+
+
 def covered_by_every_t(pc: ProveConfig, variant: str, topology: str, cfg: ModelConfig
                        ) -> list[str]:
     """The `[every_t]` names whose proof covers this bounded configuration: a bounded row may
@@ -172,10 +180,8 @@ def check_group(pc: ProveConfig, variant: str, topology: str, tp_size: int) -> l
             todo_p[name] = PROPERTIES[name].bad
     for name, pred in preds.items():
         exp = pc.expected_witness(variant, topology, name, tp_size)
-        if pc.check_witnesses == "none" or (pc.check_witnesses == "reachable"
-                                            and (exp != bmc.REACHABLE or tp_size > WITNESS_MAX_T)):
-            continue  # left to a configuration that runs BMC (`witnesses = "all"`); which
-            # branches runs reach is asked at T <= 4, where simulation covers the branches
+        if not witness_asked(pc, exp, tp_size):
+            continue
         if name in hits:
             rows.append(Row(variant, topology, tp_size, "witness", name, bmc.REACHABLE, exp,
                             "simulation", sim_dt, hits[name].step, bound=bound))
@@ -425,11 +431,7 @@ def group_keys(pc: ProveConfig) -> Iterator[tuple[tuple[object, ...], list[Key]]
             props = pc.properties_of(v, t)
             wit = [f"premise: {p}" for p in PROPERTIES if p in props]
             wit += list(branch_witnesses(get_variant(v)))
-            if pc.check_witnesses == "none":
-                wit = []
-            elif pc.check_witnesses == "reachable":  # as check_group: at T <= WITNESS_MAX_T
-                wit = [w for w in wit if pc.expected_witness(v, t, w, n) == "REACHABLE"
-                       and n <= WITNESS_MAX_T]
+            wit = [w for w in wit if witness_asked(pc, pc.expected_witness(v, t, w, n), n)]
             yield (v, t, n), ([(v, t, n, "property", p) for p in props]
                               + [(v, t, n, "witness", w) for w in wit])
 
